@@ -1,0 +1,229 @@
+//! fencescope's kernel side. Each program reads what its hook offers, stamps
+//! it (time, CPU, task) and emits one record of the shared schema into the
+//! `EVENTS` ring buffer. No pairing, no state: that all lives in userspace.
+//!
+//! Struct offsets and tracepoint field offsets are globals that userspace sets
+//! before load from the running kernel (BTF, tracefs, or its version table),
+//! never constants baked in here.
+#![no_std]
+#![no_main]
+
+use aya_ebpf::{
+    EbpfContext,
+    helpers::{
+        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_smp_processor_id,
+        bpf_ktime_get_ns, bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes,
+    },
+    macros::{fentry, kprobe, map, raw_tracepoint, tracepoint},
+    maps::{PerCpuArray, RingBuf},
+    programs::{FEntryContext, ProbeContext, RawTracePointContext, TracePointContext},
+};
+use fencescope_schema::{
+    COMM_LEN, DROP_SLOTS, FenceDestroy, FenceInit, FenceNames, FenceSignaled, Header, Kind,
+    NAME_LEN, Via,
+};
+
+/// Every record goes through this one ring buffer, so userspace sees them in
+/// the order they were reserved across all CPUs.
+#[map]
+static EVENTS: RingBuf = RingBuf::with_byte_size(1 << 22, 0);
+
+/// Records lost because `EVENTS` was full, per kind.
+#[map]
+static DROPS: PerCpuArray<u64> = PerCpuArray::with_max_entries(DROP_SLOTS, 0);
+
+// Set by userspace before load; the values here are only defaults.
+#[unsafe(no_mangle)]
+static FENCE_CONTEXT_OFFSET: u32 = 32;
+#[unsafe(no_mangle)]
+static FENCE_SEQNO_OFFSET: u32 = 40;
+#[unsafe(no_mangle)]
+static TP_INIT_DRIVER_OFFSET: u32 = 8;
+#[unsafe(no_mangle)]
+static TP_INIT_TIMELINE_OFFSET: u32 = 12;
+#[unsafe(no_mangle)]
+static TP_INIT_CONTEXT_OFFSET: u32 = 16;
+#[unsafe(no_mangle)]
+static TP_INIT_SEQNO_OFFSET: u32 = 20;
+
+#[inline(always)]
+fn global(v: &'static u32) -> usize {
+    // Volatile so the compiler does not fold the default value in: the loader
+    // rewrites the .rodata the value lives in.
+    unsafe { core::ptr::read_volatile(v) as usize }
+}
+
+#[inline(always)]
+fn header(kind: Kind, via: Via) -> Header {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    Header {
+        kind: kind as u16,
+        via: via as u8,
+        _pad: 0,
+        cpu: unsafe { bpf_get_smp_processor_id() },
+        ts_ns: unsafe { bpf_ktime_get_ns() },
+        tgid: (pid_tgid >> 32) as u32,
+        tid: pid_tgid as u32,
+        comm: bpf_get_current_comm().unwrap_or([0; COMM_LEN]),
+    }
+}
+
+#[inline(always)]
+fn dropped(kind: Kind) {
+    if let Some(slot) = DROPS.get_ptr_mut(kind as u32) {
+        unsafe { *slot += 1 };
+    }
+}
+
+#[inline(always)]
+fn emit<T: 'static>(kind: Kind, record: T) {
+    match EVENTS.reserve::<T>(0) {
+        Some(mut entry) => {
+            entry.write(record);
+            entry.submit(0);
+        }
+        None => dropped(kind),
+    }
+}
+
+/// Reads `fence->context` and `fence->seqno`; zero where unreadable.
+#[inline(always)]
+fn fence_ids(fence: *const u8) -> (u64, u64) {
+    unsafe {
+        let context = bpf_probe_read_kernel(fence.add(global(&FENCE_CONTEXT_OFFSET)).cast::<u64>())
+            .unwrap_or(0);
+        let seqno =
+            bpf_probe_read_kernel(fence.add(global(&FENCE_SEQNO_OFFSET)).cast::<u64>()).unwrap_or(0);
+        (context, seqno)
+    }
+}
+
+#[inline(always)]
+fn init_from_struct(fence: *const u8, via: Via) {
+    let (context, seqno) = fence_ids(fence);
+    emit(
+        Kind::FenceInit,
+        FenceInit { header: header(Kind::FenceInit, via), fence: fence as u64, context, seqno },
+    );
+}
+
+/// `trace_dma_fence_init(fence)`, at the end of `dma_fence_init{,64}`: the
+/// fence is fully set up, and both init variants pass through here.
+#[raw_tracepoint(tracepoint = "dma_fence_init")]
+pub fn fence_init_raw(ctx: RawTracePointContext) -> i32 {
+    init_from_struct(ctx.arg::<*const u8>(0), Via::RawTracepoint);
+    0
+}
+
+/// `dma_fence_init(fence, ops, lock, context, seqno)` at entry: the fence
+/// struct is not written yet, so context and seqno come from the arguments.
+#[kprobe]
+pub fn fence_init_kprobe(ctx: ProbeContext) -> i32 {
+    let fence: *const u8 = ctx.arg(0).unwrap_or(core::ptr::null());
+    let context: u64 = ctx.arg(3).unwrap_or(0);
+    let seqno: u64 = ctx.arg(4).unwrap_or(0);
+    emit(
+        Kind::FenceInit,
+        FenceInit {
+            header: header(Kind::FenceInit, Via::Kprobe),
+            fence: fence as u64,
+            context,
+            seqno,
+        },
+    );
+    0
+}
+
+/// The same as the kprobe, through BTF-typed arguments where fentry loads.
+#[fentry(function = "dma_fence_init")]
+pub fn fence_init_fentry(ctx: FEntryContext) -> i32 {
+    let fence: *const u8 = ctx.arg(0);
+    let context: u64 = ctx.arg(3);
+    let seqno: u64 = ctx.arg(4);
+    emit(
+        Kind::FenceInit,
+        FenceInit {
+            header: header(Kind::FenceInit, Via::Fentry),
+            fence: fence as u64,
+            context,
+            seqno,
+        },
+    );
+    0
+}
+
+/// The classic `dma_fence:dma_fence_init` record carries the driver and
+/// timeline names the kernel asked the driver for; nothing else does.
+#[tracepoint(category = "dma_fence", name = "dma_fence_init")]
+pub fn fence_init_names(ctx: TracePointContext) -> i32 {
+    let Some(mut entry) = EVENTS.reserve::<FenceNames>(0) else {
+        dropped(Kind::FenceNames);
+        return 0;
+    };
+    let rec = entry.as_mut_ptr();
+    unsafe {
+        (*rec).header = header(Kind::FenceNames, Via::Tracepoint);
+        (*rec).context = ctx.read_at::<u32>(global(&TP_INIT_CONTEXT_OFFSET)).unwrap_or(0);
+        (*rec).seqno = ctx.read_at::<u32>(global(&TP_INIT_SEQNO_OFFSET)).unwrap_or(0);
+        (*rec).driver = [0; NAME_LEN];
+        (*rec).timeline = [0; NAME_LEN];
+        let base = ctx.as_ptr() as *const u8;
+        // __data_loc: low 16 bits offset into the record, high 16 the length.
+        if let Ok(loc) = ctx.read_at::<u32>(global(&TP_INIT_DRIVER_OFFSET)) {
+            let _ = bpf_probe_read_kernel_str_bytes(
+                base.add((loc & 0xffff) as usize),
+                &mut (*rec).driver,
+            );
+        }
+        if let Ok(loc) = ctx.read_at::<u32>(global(&TP_INIT_TIMELINE_OFFSET)) {
+            let _ = bpf_probe_read_kernel_str_bytes(
+                base.add((loc & 0xffff) as usize),
+                &mut (*rec).timeline,
+            );
+        }
+    }
+    entry.submit(0);
+    0
+}
+
+/// `trace_dma_fence_signaled(fence)`: every signalling path ends here, even
+/// where `dma_fence_signal_timestamp_locked` is inlined into its callers.
+#[raw_tracepoint(tracepoint = "dma_fence_signaled")]
+pub fn fence_signaled_raw(ctx: RawTracePointContext) -> i32 {
+    let fence = ctx.arg::<*const u8>(0);
+    let (context, seqno) = fence_ids(fence);
+    emit(
+        Kind::FenceSignaled,
+        FenceSignaled {
+            header: header(Kind::FenceSignaled, Via::RawTracepoint),
+            fence: fence as u64,
+            context,
+            seqno,
+        },
+    );
+    0
+}
+
+/// `trace_dma_fence_destroy(fence)`: the last reference went.
+#[raw_tracepoint(tracepoint = "dma_fence_destroy")]
+pub fn fence_destroy_raw(ctx: RawTracePointContext) -> i32 {
+    let fence = ctx.arg::<*const u8>(0);
+    emit(
+        Kind::FenceDestroy,
+        FenceDestroy {
+            header: header(Kind::FenceDestroy, Via::RawTracepoint),
+            fence: fence as u64,
+        },
+    );
+    0
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

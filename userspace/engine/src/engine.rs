@@ -1,0 +1,368 @@
+//! Pairing fence events into lifetimes.
+//!
+//! A fence is keyed by its address. Addresses are reused once a fence is
+//! freed, so each tracked fence also carries a serial number, and a new init
+//! at an address still in the table closes the old entry first.
+//!
+//! Names come from a second record of the same `dma_fence_init` call (the
+//! classic tracepoint has the strings, the raw tracepoint or kprobe has the
+//! pointer); they are joined on the 32-bit (context, seqno) the classic
+//! record carries, in whichever order the two arrive.
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
+
+use crate::event::{Body, Event, FenceName};
+use crate::hist::Latency;
+use crate::summary::{GroupSummary, Summary};
+
+/// Bounds on the engine's memory: it runs for hours on a board.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Fences tracked at once; beyond it the oldest entry is evicted.
+    pub max_fences: usize,
+    /// How long (event time) a signal whose init has not been seen waits for
+    /// it before it is counted as a signal of a fence born before the session.
+    pub early_signal_window_ns: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_fences: 1 << 16, early_signal_window_ns: 1_000_000_000 }
+    }
+}
+
+type GroupId = usize;
+type NameKey = (u32, u32);
+
+/// Names that arrive before their init wait here; a handful at most, since
+/// both records come from one call on one CPU.
+const MAX_EARLY_NAMES: usize = 64;
+
+#[derive(Clone, Debug)]
+struct Group {
+    driver: String,
+    timeline: String,
+    stub: bool,
+    fences: u64,
+    signalled: u64,
+    destroyed_unsignalled: u64,
+    lifetime: Latency,
+}
+
+impl Group {
+    fn new(driver: &str, timeline: &str, stub: bool) -> Self {
+        Group {
+            driver: driver.to_owned(),
+            timeline: timeline.to_owned(),
+            stub,
+            fences: 0,
+            signalled: 0,
+            destroyed_unsignalled: 0,
+            lifetime: Latency::default(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Fence {
+    serial: u64,
+    init_ns: u64,
+    key: NameKey,
+    group: Option<GroupId>,
+    /// init → signal, once signalled.
+    lifetime_ns: Option<u64>,
+}
+
+/// Events in, measurements out. Feed it in ring-buffer order.
+#[derive(Debug)]
+pub struct Engine {
+    limits: Limits,
+    groups: Vec<Group>,
+    group_ids: FxHashMap<(FenceName, FenceName, bool), GroupId>,
+    fences: FxHashMap<u64, Fence>,
+    next_serial: u64,
+    /// Insertion order of `fences` for eviction; stale entries are skipped.
+    order: VecDeque<(u64, u64)>,
+    awaiting_names: FxHashMap<NameKey, VecDeque<u64>>,
+    early_names: VecDeque<(NameKey, GroupId)>,
+    /// Signals whose init has not been seen yet: (address, time), oldest first.
+    early_signals: VecDeque<(u64, u64)>,
+    events: u64,
+    first_ns: Option<u64>,
+    last_ns: u64,
+    signals_without_init: u64,
+    unnamed: u64,
+    dropped: u64,
+    evicted: u64,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new(Limits::default())
+    }
+}
+
+impl Engine {
+    pub fn new(limits: Limits) -> Self {
+        Engine {
+            limits,
+            groups: Vec::new(),
+            group_ids: FxHashMap::default(),
+            fences: FxHashMap::default(),
+            next_serial: 0,
+            order: VecDeque::new(),
+            awaiting_names: FxHashMap::default(),
+            early_names: VecDeque::new(),
+            early_signals: VecDeque::new(),
+            events: 0,
+            first_ns: None,
+            last_ns: 0,
+            signals_without_init: 0,
+            unnamed: 0,
+            dropped: 0,
+            evicted: 0,
+        }
+    }
+
+    pub fn feed(&mut self, ev: &Event) {
+        self.events += 1;
+        let ts = ev.meta.ts_ns;
+        if !matches!(ev.body, Body::Drops { .. }) {
+            self.first_ns.get_or_insert(ts);
+            self.last_ns = self.last_ns.max(ts);
+        }
+        match ev.body {
+            Body::FenceInit { fence, context, seqno } => self.init(fence, context, seqno, ts),
+            Body::FenceNames { context, seqno, driver, timeline } => {
+                self.names((context, seqno), driver, timeline)
+            }
+            Body::FenceSignaled { fence, .. } => self.signal(fence, ts),
+            Body::FenceDestroy { fence } => self.destroy(fence),
+            // Cumulative since the session began: the latest is the total.
+            Body::Drops { by_kind } => self.dropped = by_kind.iter().sum(),
+        }
+    }
+
+    fn group_id(&mut self, driver: &str, timeline: &str, stub: bool) -> GroupId {
+        let key = (FenceName::new(driver), FenceName::new(timeline), stub);
+        if let Some(&g) = self.group_ids.get(&key) {
+            return g;
+        }
+        self.groups.push(Group::new(driver, timeline, stub));
+        self.group_ids.insert(key, self.groups.len() - 1);
+        self.groups.len() - 1
+    }
+
+    fn init(&mut self, addr: u64, context: u64, seqno: u64, ts: u64) {
+        if self.fences.contains_key(&addr) {
+            // The address was freed and reused, and its destroy was not seen.
+            self.close(addr);
+        }
+        let key = (context as u32, seqno as u32);
+        let group = self
+            .early_names
+            .iter()
+            .position(|(k, _)| *k == key)
+            .and_then(|i| self.early_names.remove(i))
+            .map(|(_, g)| g);
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        self.fences.insert(addr, Fence { serial, init_ns: ts, key, group: None, lifetime_ns: None });
+        match group {
+            Some(g) => self.file(addr, g),
+            None => self.awaiting_names.entry(key).or_default().push_back(addr),
+        }
+        self.order.push_back((addr, serial));
+        self.evict_if_full();
+        self.expire_early_signals(ts);
+        if let Some(i) = self.early_signals.iter().position(|&(a, at)| a == addr && at >= ts) {
+            let (_, at) = self.early_signals.remove(i).expect("index from position");
+            self.signal(addr, at);
+        }
+    }
+
+    fn names(&mut self, key: NameKey, driver: FenceName, timeline: FenceName) {
+        // Context 0 is never handed out by dma_fence_context_alloc: stubs.
+        let g = self.group_id(&driver.as_str(), &timeline.as_str(), key.0 == 0);
+        let waiting = self.awaiting_names.get_mut(&key).and_then(VecDeque::pop_front);
+        if self.awaiting_names.get(&key).is_some_and(VecDeque::is_empty) {
+            self.awaiting_names.remove(&key);
+        }
+        if let Some(addr) = waiting.filter(|a| self.fences.contains_key(a)) {
+            self.file(addr, g);
+            return;
+        }
+        if self.early_names.len() >= MAX_EARLY_NAMES {
+            self.early_names.pop_front();
+        }
+        self.early_names.push_back((key, g));
+    }
+
+    /// Files a tracked fence under its group, with its lifetime if it has
+    /// already signalled (a signal can beat the names when events reorder).
+    fn file(&mut self, addr: u64, g: GroupId) {
+        let Some(fence) = self.fences.get_mut(&addr) else { return };
+        fence.group = Some(g);
+        let lifetime = fence.lifetime_ns;
+        let group = &mut self.groups[g];
+        group.fences += 1;
+        if let Some(ns) = lifetime {
+            group.signalled += 1;
+            group.lifetime.record(ns);
+        }
+    }
+
+    /// The fence's group, filing it under "?" if its names never came.
+    fn resolve(&mut self, addr: u64) -> Option<GroupId> {
+        let fence = *self.fences.get(&addr)?;
+        if let Some(g) = fence.group {
+            return Some(g);
+        }
+        self.unlink_awaiting(addr, fence.key);
+        let g = self.group_id("?", "?", false);
+        self.unnamed += 1;
+        self.file(addr, g);
+        Some(g)
+    }
+
+    fn unlink_awaiting(&mut self, addr: u64, key: NameKey) {
+        if let Some(q) = self.awaiting_names.get_mut(&key) {
+            q.retain(|&a| a != addr);
+            if q.is_empty() {
+                self.awaiting_names.remove(&key);
+            }
+        }
+    }
+
+    fn signal(&mut self, addr: u64, ts: u64) {
+        let Some(fence) = self.fences.get(&addr).copied() else {
+            self.expire_early_signals(ts);
+            self.early_signals.push_back((addr, ts));
+            return;
+        };
+        if fence.lifetime_ns.is_some() {
+            return;
+        }
+        let ns = ts.saturating_sub(fence.init_ns);
+        if let Some(f) = self.fences.get_mut(&addr) {
+            f.lifetime_ns = Some(ns);
+        }
+        if let Some(g) = fence.group {
+            let group = &mut self.groups[g];
+            group.signalled += 1;
+            group.lifetime.record(ns);
+        }
+    }
+
+    fn destroy(&mut self, addr: u64) {
+        if self.fences.contains_key(&addr) {
+            self.close(addr);
+        }
+    }
+
+    /// Removes a tracked fence, counting it if it never signalled.
+    fn close(&mut self, addr: u64) -> Option<Fence> {
+        let g = self.resolve(addr)?;
+        let fence = self.fences.remove(&addr)?;
+        if fence.lifetime_ns.is_none() {
+            self.groups[g].destroyed_unsignalled += 1;
+        }
+        Some(fence)
+    }
+
+    fn evict_if_full(&mut self) {
+        while self.fences.len() > self.limits.max_fences {
+            let Some((addr, serial)) = self.order.pop_front() else { break };
+            if self.fences.get(&addr).is_some_and(|f| f.serial == serial) {
+                // Filed under its group before it goes, so it is still counted.
+                self.resolve(addr);
+                let fence = self.fences.remove(&addr).expect("fence is tracked");
+                if fence.lifetime_ns.is_none() {
+                    self.evicted += 1;
+                }
+            }
+        }
+        // Destroyed fences leave stale order entries; keep the queue bounded.
+        if self.order.len() > 2 * self.fences.len() + 1024 {
+            let fences = &self.fences;
+            self.order.retain(|(a, s)| fences.get(a).is_some_and(|f| f.serial == *s));
+        }
+    }
+
+    fn expire_early_signals(&mut self, now: u64) {
+        while let Some(&(_, at)) = self.early_signals.front() {
+            if now.saturating_sub(at) <= self.limits.early_signal_window_ns {
+                break;
+            }
+            self.early_signals.pop_front();
+            self.signals_without_init += 1;
+        }
+    }
+
+    /// The figures so far. In-flight ages are measured to the last event.
+    /// Fences whose names have not arrived yet are shown under "?".
+    pub fn summary(&self) -> Summary {
+        let mut groups = self.groups.clone();
+        let mut unnamed = self.unnamed;
+        let mut in_flight: Vec<(u64, u64)> = vec![(0, 0); groups.len() + 1];
+        let unnamed_slot = match self.group_ids.get(&(FenceName::new("?"), FenceName::new("?"), false)) {
+            Some(&g) => g,
+            None => groups.len(),
+        };
+        for f in self.fences.values() {
+            let slot = match f.group {
+                Some(g) => g,
+                None => {
+                    unnamed += 1;
+                    if unnamed_slot == groups.len() {
+                        groups.push(Group::new("?", "?", false));
+                    }
+                    let g = &mut groups[unnamed_slot];
+                    g.fences += 1;
+                    if let Some(ns) = f.lifetime_ns {
+                        g.signalled += 1;
+                        g.lifetime.record(ns);
+                    }
+                    unnamed_slot
+                }
+            };
+            if f.lifetime_ns.is_none() {
+                let age = self.last_ns.saturating_sub(f.init_ns);
+                let (n, oldest) = &mut in_flight[slot];
+                *n += 1;
+                *oldest = (*oldest).max(age);
+            }
+        }
+        let mut out: Vec<GroupSummary> = groups
+            .iter()
+            .zip(in_flight)
+            .filter(|(g, _)| g.fences > 0)
+            .map(|(g, (n, oldest))| GroupSummary {
+                driver: g.driver.clone(),
+                timeline: g.timeline.clone(),
+                stub: g.stub,
+                fences: g.fences,
+                signalled: g.signalled,
+                in_flight: n,
+                oldest_in_flight_ns: oldest,
+                destroyed_unsignalled: g.destroyed_unsignalled,
+                lifetime: g.lifetime.summary(),
+            })
+            .collect();
+        out.sort_by(|a, b| (a.stub, &a.driver, &a.timeline).cmp(&(b.stub, &b.driver, &b.timeline)));
+        Summary {
+            events: self.events,
+            span_ns: self.first_ns.map_or(0, |f| self.last_ns - f),
+            groups: out,
+            signals_without_init: self.signals_without_init + self.early_signals.len() as u64,
+            unnamed,
+            dropped: self.dropped,
+            evicted: self.evicted,
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

@@ -1,0 +1,231 @@
+//! Decoding the schema's byte records into owned, typed events.
+use fencescope_schema as schema;
+use schema::{COMM_LEN, Kind, NAME_LEN, Via};
+
+/// A fixed-size, NUL-padded kernel name (comm, driver, timeline). Kept as
+/// bytes so decoding allocates nothing; shown as lossy UTF-8.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Name<const N: usize>(pub [u8; N]);
+
+impl<const N: usize> Name<N> {
+    pub fn new(s: &str) -> Self {
+        let mut b = [0u8; N];
+        let n = s.len().min(N);
+        b[..n].copy_from_slice(&s.as_bytes()[..n]);
+        Name(b)
+    }
+
+    pub fn as_str(&self) -> std::borrow::Cow<'_, str> {
+        let end = self.0.iter().position(|&c| c == 0).unwrap_or(N);
+        String::from_utf8_lossy(&self.0[..end])
+    }
+}
+
+impl<const N: usize> std::fmt::Debug for Name<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
+impl<const N: usize> std::fmt::Display for Name<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.as_str())
+    }
+}
+
+pub type Comm = Name<COMM_LEN>;
+pub type FenceName = Name<NAME_LEN>;
+
+/// When, where and who, common to every event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Meta {
+    pub ts_ns: u64,
+    pub cpu: u32,
+    pub tgid: u32,
+    pub tid: u32,
+    pub comm: Comm,
+    pub via: Option<Via>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Body {
+    FenceInit { fence: u64, context: u64, seqno: u64 },
+    FenceNames { context: u32, seqno: u32, driver: FenceName, timeline: FenceName },
+    FenceSignaled { fence: u64, context: u64, seqno: u64 },
+    FenceDestroy { fence: u64 },
+    /// Cumulative per-kind drop counts (index = kind value).
+    Drops { by_kind: [u64; schema::DROP_SLOTS as usize] },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub meta: Meta,
+    pub body: Body,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("record of {0} bytes is shorter than a header")]
+    Short(usize),
+    #[error("unknown record kind {0}")]
+    UnknownKind(u16),
+    #[error("record of kind {kind:?} has {got} bytes, expected {want}")]
+    Length { kind: Kind, got: usize, want: usize },
+}
+
+fn read<T: Copy>(bytes: &[u8]) -> T {
+    debug_assert!(bytes.len() >= size_of::<T>());
+    // SAFETY: length checked by the caller; T is a repr(C) plain-data schema
+    // type valid for any bit pattern; read_unaligned needs no alignment.
+    unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) }
+}
+
+impl Event {
+    /// Decodes one record. Trailing bytes beyond the kind's size are refused:
+    /// the ring buffer and the capture both delimit records exactly.
+    pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
+        if bytes.len() < size_of::<schema::Header>() {
+            return Err(DecodeError::Short(bytes.len()));
+        }
+        let h: schema::Header = read(bytes);
+        let kind = Kind::from_u16(h.kind).ok_or(DecodeError::UnknownKind(h.kind))?;
+        let want = kind.record_len();
+        if bytes.len() != want {
+            return Err(DecodeError::Length { kind, got: bytes.len(), want });
+        }
+        let meta = Meta {
+            ts_ns: h.ts_ns,
+            cpu: h.cpu,
+            tgid: h.tgid,
+            tid: h.tid,
+            comm: Name(h.comm),
+            via: Via::from_u8(h.via),
+        };
+        let body = match kind {
+            Kind::FenceInit => {
+                let r: schema::FenceInit = read(bytes);
+                Body::FenceInit { fence: r.fence, context: r.context, seqno: r.seqno }
+            }
+            Kind::FenceNames => {
+                let r: schema::FenceNames = read(bytes);
+                Body::FenceNames {
+                    context: r.context,
+                    seqno: r.seqno,
+                    driver: Name(r.driver),
+                    timeline: Name(r.timeline),
+                }
+            }
+            Kind::FenceSignaled => {
+                let r: schema::FenceSignaled = read(bytes);
+                Body::FenceSignaled { fence: r.fence, context: r.context, seqno: r.seqno }
+            }
+            Kind::FenceDestroy => {
+                let r: schema::FenceDestroy = read(bytes);
+                Body::FenceDestroy { fence: r.fence }
+            }
+            Kind::Drops => {
+                let r: schema::Drops = read(bytes);
+                Body::Drops { by_kind: r.by_kind }
+            }
+        };
+        Ok(Event { meta, body })
+    }
+
+    /// The schema byte image of this event: what the kernel side would have
+    /// emitted. Used to write synthetic streams and userspace records.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let m = &self.meta;
+        let header = |kind: Kind| schema::Header {
+            kind: kind as u16,
+            via: m.via.map_or(0, |v| v as u8),
+            _pad: 0,
+            cpu: m.cpu,
+            ts_ns: m.ts_ns,
+            tgid: m.tgid,
+            tid: m.tid,
+            comm: m.comm.0,
+        };
+        fn push<T: Copy>(out: &mut Vec<u8>, v: T) {
+            // SAFETY: schema types are repr(C) with explicit padding fields,
+            // so every byte of the image is initialised.
+            let bytes =
+                unsafe { std::slice::from_raw_parts((&v as *const T).cast::<u8>(), size_of::<T>()) };
+            out.extend_from_slice(bytes);
+        }
+        match self.body {
+            Body::FenceInit { fence, context, seqno } => push(
+                out,
+                schema::FenceInit { header: header(Kind::FenceInit), fence, context, seqno },
+            ),
+            Body::FenceNames { context, seqno, driver, timeline } => push(
+                out,
+                schema::FenceNames {
+                    header: header(Kind::FenceNames),
+                    context,
+                    seqno,
+                    driver: driver.0,
+                    timeline: timeline.0,
+                },
+            ),
+            Body::FenceSignaled { fence, context, seqno } => push(
+                out,
+                schema::FenceSignaled { header: header(Kind::FenceSignaled), fence, context, seqno },
+            ),
+            Body::FenceDestroy { fence } => {
+                push(out, schema::FenceDestroy { header: header(Kind::FenceDestroy), fence })
+            }
+            Body::Drops { by_kind } => {
+                push(out, schema::Drops { header: header(Kind::Drops), by_kind })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> Meta {
+        Meta { ts_ns: 42, cpu: 1, tgid: 10, tid: 11, comm: Name::new("vgem-producer"), via: Some(Via::Kprobe) }
+    }
+
+    #[test]
+    fn every_body_round_trips_through_bytes() {
+        let bodies = [
+            Body::FenceInit { fence: 0xffff_8880_0000_1000, context: 7, seqno: 1 },
+            Body::FenceNames {
+                context: 7,
+                seqno: 1,
+                driver: Name::new("vgem"),
+                timeline: Name::new("unbound"),
+            },
+            Body::FenceSignaled { fence: 1, context: 2, seqno: 3 },
+            Body::FenceDestroy { fence: 9 },
+            Body::Drops { by_kind: [0, 1, 2, 3, 4, 5, 6, 7] },
+        ];
+        for body in bodies {
+            let ev = Event { meta: meta(), body };
+            let mut bytes = Vec::new();
+            ev.encode(&mut bytes);
+            assert_eq!(Event::decode(&bytes), Ok(ev));
+        }
+    }
+
+    #[test]
+    fn bad_records_are_refused() {
+        assert_eq!(Event::decode(&[0; 8]), Err(DecodeError::Short(8)));
+        let mut bytes = Vec::new();
+        Event { meta: meta(), body: Body::FenceDestroy { fence: 1 } }.encode(&mut bytes);
+        bytes.push(0);
+        assert!(matches!(Event::decode(&bytes), Err(DecodeError::Length { .. })));
+        bytes.truncate(40);
+        bytes[0] = 77;
+        assert_eq!(Event::decode(&bytes), Err(DecodeError::UnknownKind(77)));
+    }
+
+    #[test]
+    fn names_stop_at_nul_and_truncate() {
+        assert_eq!(Name::<4>::new("abcdef").as_str(), "abcd");
+        assert_eq!(Name::<8>::new("ab").as_str(), "ab");
+    }
+}

@@ -1,0 +1,13 @@
+//! fencescope's engine: decoded kernel records in, measurements out.
+//!
+//! It knows nothing of probes, files or terminals. The live source, capture
+//! replay and the tests all feed it the same [`Event`]s, so a figure is
+//! computed one way only, whichever way the events arrived.
+pub mod engine;
+pub mod event;
+pub mod hist;
+pub mod summary;
+
+pub use engine::{Engine, Limits};
+pub use event::{Body, DecodeError, Event, Meta, Name};
+pub use summary::{GroupSummary, LatencySummary, Summary};

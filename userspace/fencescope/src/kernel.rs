@@ -1,0 +1,212 @@
+//! Facts about the running kernel that decide what can attach: privileges,
+//! tracefs, kprobes, BTF, symbols, tracepoint record layouts.
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+/// `uname -r` and `uname -m`.
+pub fn release() -> String {
+    fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default()
+}
+
+pub fn machine() -> String {
+    // SAFETY: uname fills a plain struct.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return std::env::consts::ARCH.to_string();
+    }
+    let bytes: Vec<u8> = u.machine.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Why the process may not be able to load BPF programs, if it may not.
+pub fn privilege_problem() -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return None;
+    }
+    const CAP_SYS_ADMIN: u32 = 21;
+    const CAP_PERFMON: u32 = 38;
+    const CAP_BPF: u32 = 39;
+    let caps = fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("CapEff:").map(|v| v.trim().to_string())))
+        .and_then(|v| u64::from_str_radix(&v, 16).ok())
+        .unwrap_or(0);
+    let has = |c: u32| caps & (1 << c) != 0;
+    if has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON)) {
+        return None;
+    }
+    Some("not root and without CAP_BPF+CAP_PERFMON: run with sudo (or grant those capabilities)".into())
+}
+
+/// The tracefs mount, mounting it where it is missing and we may.
+pub fn tracefs() -> Result<PathBuf> {
+    for p in ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"] {
+        let p = Path::new(p);
+        if p.join("events").is_dir() {
+            return Ok(p.to_path_buf());
+        }
+    }
+    let p = Path::new("/sys/kernel/tracing");
+    if p.is_dir() {
+        let src = c"nodev";
+        let target = c"/sys/kernel/tracing";
+        let fstype = c"tracefs";
+        // SAFETY: NUL-terminated constants; mount fails cleanly if not allowed.
+        let r = unsafe { libc::mount(src.as_ptr(), target.as_ptr(), fstype.as_ptr(), 0, std::ptr::null()) };
+        if r == 0 && p.join("events").is_dir() {
+            return Ok(p.to_path_buf());
+        }
+    }
+    bail!("tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing")
+}
+
+pub fn has_kprobes() -> bool {
+    Path::new("/sys/bus/event_source/devices/kprobe/type").exists()
+}
+
+pub fn has_btf() -> bool {
+    Path::new("/sys/kernel/btf/vmlinux").exists()
+}
+
+/// Names of the kernel's functions, from /proc/kallsyms (names are visible
+/// even where addresses are hidden).
+pub struct Symbols(HashSet<String>);
+
+impl Symbols {
+    pub fn load() -> Symbols {
+        let text = fs::read_to_string("/proc/kallsyms").unwrap_or_default();
+        Symbols(
+            text.lines()
+                .filter_map(|l| {
+                    let mut it = l.split_whitespace();
+                    let (_, kind, name) = (it.next()?, it.next()?, it.next()?);
+                    matches!(kind, "t" | "T" | "w" | "W").then(|| name.to_string())
+                })
+                .collect(),
+        )
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.0.contains(name)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// One field of a tracepoint record, from its tracefs `format` file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Field {
+    pub decl: String,
+    pub name: String,
+    pub offset: u32,
+    pub size: u32,
+}
+
+/// Parses a tracefs `format` file's field lines.
+pub fn parse_format(text: &str) -> Vec<Field> {
+    text.lines()
+        .filter_map(|line| {
+            let mut decl = None;
+            let (mut offset, mut size) = (None, None);
+            for part in line.trim().split(';') {
+                let part = part.trim();
+                if let Some(d) = part.strip_prefix("field:") {
+                    decl = Some(d.to_string());
+                } else if let Some(o) = part.strip_prefix("offset:") {
+                    offset = o.parse().ok();
+                } else if let Some(s) = part.strip_prefix("size:") {
+                    size = s.parse().ok();
+                }
+            }
+            let decl = decl?;
+            let name = decl.split_whitespace().last()?.split('[').next()?.to_string();
+            Some(Field { name, decl, offset: offset?, size: size? })
+        })
+        .collect()
+}
+
+/// Where the classic `dma_fence_init` record keeps what fencescope reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct InitRecordLayout {
+    pub driver: u32,
+    pub timeline: u32,
+    pub context: u32,
+    pub seqno: u32,
+}
+
+impl InitRecordLayout {
+    pub fn from_format(text: &str) -> Result<InitRecordLayout> {
+        let fields = parse_format(text);
+        let find = |name: &str| fields.iter().find(|f| f.name == name);
+        let string = |name: &str| -> Result<u32> {
+            let f = find(name).with_context(|| format!("dma_fence_init record has no {name} field"))?;
+            if !f.decl.starts_with("__data_loc") || f.size != 4 {
+                bail!("dma_fence_init's {name} is `{}`: a layout fencescope does not know", f.decl);
+            }
+            Ok(f.offset)
+        };
+        let word = |name: &str| -> Result<u32> {
+            let f = find(name).with_context(|| format!("dma_fence_init record has no {name} field"))?;
+            if f.size != 4 && f.size != 8 {
+                bail!("dma_fence_init's {name} has size {}", f.size);
+            }
+            Ok(f.offset)
+        };
+        Ok(InitRecordLayout {
+            driver: string("driver")?,
+            timeline: string("timeline")?,
+            context: word("context")?,
+            seqno: word("seqno")?,
+        })
+    }
+
+    pub fn read(tracefs: &Path) -> Result<InitRecordLayout> {
+        let path = tracefs.join("events/dma_fence/dma_fence_init/format");
+        let text = fs::read_to_string(&path)
+            .with_context(|| format!("this kernel has no dma_fence tracepoints ({} unreadable)", path.display()))?;
+        InitRecordLayout::from_format(&text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The format file as 6.12 and 7.2 print it (REFERENCE §3).
+    const FORMAT_6_12: &str = "name: dma_fence_init
+ID: 1234
+format:
+\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;
+\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;
+\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;
+\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+
+\tfield:__data_loc char[] driver;\toffset:8;\tsize:4;\tsigned:0;
+\tfield:__data_loc char[] timeline;\toffset:12;\tsize:4;\tsigned:0;
+\tfield:unsigned int context;\toffset:16;\tsize:4;\tsigned:0;
+\tfield:unsigned int seqno;\toffset:20;\tsize:4;\tsigned:0;
+
+print fmt: \"driver=%s timeline=%s context=%u seqno=%u\", __get_str(driver), __get_str(timeline), REC->context, REC->seqno
+";
+
+    #[test]
+    fn init_record_layout_from_format() {
+        let l = InitRecordLayout::from_format(FORMAT_6_12).unwrap();
+        assert_eq!(l, InitRecordLayout { driver: 8, timeline: 12, context: 16, seqno: 20 });
+    }
+
+    #[test]
+    fn unknown_layouts_are_refused_not_guessed() {
+        let changed = FORMAT_6_12.replace("__data_loc char[] driver", "char driver[32]");
+        let e = InitRecordLayout::from_format(&changed).unwrap_err().to_string();
+        assert!(e.contains("does not know"), "{e}");
+        let missing = FORMAT_6_12.replace("timeline;", "tl;");
+        assert!(InitRecordLayout::from_format(&missing).is_err());
+    }
+}

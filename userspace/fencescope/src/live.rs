@@ -1,0 +1,288 @@
+//! The live source: loads the eBPF object, attaches a plan, and hands each
+//! ring-buffer record (and periodic drop counts) to a sink. It never
+//! interprets records: that is the engine's job.
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use aya::maps::{MapData, PerCpuArray, RingBuf};
+use aya::programs::{FEntry, KProbe, RawTracePoint, TracePoint};
+use aya::{Btf, Ebpf, EbpfLoader};
+use fencescope_engine::{Body, Event, Meta, Name};
+use fencescope_schema::{DROP_SLOTS, globals};
+use tokio::io::unix::AsyncFd;
+
+use crate::kernel::{self, InitRecordLayout, Symbols};
+use crate::plan::{Attached, HOOKS, Mode, Target};
+
+/// The eBPF object, built by build.rs from ebpf/.
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/fencescope"));
+
+/// Offsets of `context` and `seqno` in `struct dma_fence`: unchanged from 6.1
+/// through 7.2 on x86_64 and arm64 (checked against BTF of those kernels).
+const FENCE_CONTEXT_OFFSET: u32 = 32;
+const FENCE_SEQNO_OFFSET: u32 = 40;
+
+/// Everything attach decisions depend on, read once.
+pub struct KernelView {
+    pub tracefs: std::path::PathBuf,
+    pub layout: InitRecordLayout,
+    pub symbols: Symbols,
+    pub btf: Option<Btf>,
+    pub kprobes: bool,
+}
+
+impl KernelView {
+    pub fn read() -> Result<KernelView> {
+        if let Some(problem) = kernel::privilege_problem() {
+            bail!("{problem}");
+        }
+        let tracefs = kernel::tracefs()?;
+        let layout = InitRecordLayout::read(&tracefs)?;
+        Ok(KernelView {
+            tracefs,
+            layout,
+            symbols: Symbols::load(),
+            btf: kernel::has_btf().then(|| Btf::from_sys_fs().ok()).flatten(),
+            kprobes: kernel::has_kprobes(),
+        })
+    }
+}
+
+pub fn load(view: &KernelView) -> Result<Ebpf> {
+    let l = view.layout;
+    EbpfLoader::new()
+        .override_global(globals::FENCE_CONTEXT_OFFSET, &FENCE_CONTEXT_OFFSET, true)
+        .override_global(globals::FENCE_SEQNO_OFFSET, &FENCE_SEQNO_OFFSET, true)
+        .override_global(globals::TP_INIT_DRIVER_OFFSET, &l.driver, true)
+        .override_global(globals::TP_INIT_TIMELINE_OFFSET, &l.timeline, true)
+        .override_global(globals::TP_INIT_CONTEXT_OFFSET, &l.context, true)
+        .override_global(globals::TP_INIT_SEQNO_OFFSET, &l.seqno, true)
+        .load(OBJECT)
+        .context("loading fencescope's eBPF object")
+}
+
+/// Why `target` cannot attach here, known without trying.
+pub fn precheck(view: &KernelView, target: Target) -> Option<String> {
+    match target {
+        Target::Kprobe(f) if !view.kprobes => {
+            Some(format!("kprobes are not available in this kernel (CONFIG_KPROBES off); {f} cannot be probed"))
+        }
+        Target::Kprobe(f) | Target::Fentry(f) if !view.symbols.is_empty() && !view.symbols.has(f) => {
+            Some(format!("{f} is not in /proc/kallsyms (inlined or absent)"))
+        }
+        Target::Fentry(_) if view.btf.is_none() => Some("no kernel BTF (/sys/kernel/btf/vmlinux)".into()),
+        Target::Tracepoint(c, n) if !view.tracefs.join("events").join(c).join(n).is_dir() => {
+            Some(format!("no tracepoint {c}:{n} in this kernel"))
+        }
+        _ => None,
+    }
+}
+
+/// Loads and attaches one program; returns what it attached to.
+pub fn attach(ebpf: &mut Ebpf, view: &KernelView, prog: &str, target: Target) -> Result<String> {
+    if let Some(why) = precheck(view, target) {
+        bail!(why);
+    }
+    let p = ebpf.program_mut(prog).ok_or_else(|| anyhow!("{prog} is not in the eBPF object"))?;
+    let short = |e: aya::programs::ProgramError| anyhow!(first_line(&e));
+    match target {
+        Target::RawTracepoint(tp) => {
+            let p: &mut RawTracePoint = p.try_into()?;
+            p.load().map_err(short)?;
+            p.attach(tp).map_err(short)?;
+            Ok(target.describe())
+        }
+        Target::Tracepoint(c, n) => {
+            let p: &mut TracePoint = p.try_into()?;
+            p.load().map_err(short)?;
+            p.attach(c, n).map_err(short)?;
+            Ok(target.describe())
+        }
+        Target::Kprobe(f) => {
+            let p: &mut KProbe = p.try_into()?;
+            p.load().map_err(short)?;
+            p.attach(f, 0).map_err(short)?;
+            // 6.17+ has a 64-bit-seqno twin that a kprobe on the first misses.
+            let twin = format!("{f}64");
+            if view.symbols.has(&twin) {
+                p.attach(&twin, 0).map_err(short)?;
+                return Ok(format!("{} + {twin}", target.describe()));
+            }
+            Ok(target.describe())
+        }
+        Target::Fentry(f) => {
+            let btf = view.btf.as_ref().ok_or_else(|| anyhow!("no kernel BTF"))?;
+            let p: &mut FEntry = p.try_into()?;
+            p.load(f, btf).map_err(short)?;
+            p.attach().map_err(short)?;
+            Ok(target.describe())
+        }
+    }
+}
+
+/// Detaches and unloads a program (for `probe`, which tries every way).
+pub fn unload(ebpf: &mut Ebpf, prog: &str) {
+    if let Some(p) = ebpf.program_mut(prog) {
+        let _ = match p {
+            aya::programs::Program::RawTracePoint(p) => p.unload(),
+            aya::programs::Program::TracePoint(p) => p.unload(),
+            aya::programs::Program::KProbe(p) => p.unload(),
+            aya::programs::Program::FEntry(p) => p.unload(),
+            _ => Ok(()),
+        };
+    }
+}
+
+fn first_line(e: &dyn std::fmt::Display) -> String {
+    let s = e.to_string();
+    // Verifier logs run to pages; the first line says what failed.
+    let s = s.split(". Verifier output").next().unwrap_or(&s);
+    s.lines().next().unwrap_or("").to_string()
+}
+
+/// Attaches every hook the plan wants, the first way that works for each.
+pub fn attach_plan(ebpf: &mut Ebpf, view: &KernelView, mode: Mode) -> Result<Attached> {
+    let mut attached = Attached { mode: mode.name().into(), ..Default::default() };
+    for hook in HOOKS {
+        let mut tried = Vec::new();
+        let mut done = None;
+        for (prog, target) in hook.ways_for(mode) {
+            match attach(ebpf, view, prog, target) {
+                Ok(what) => {
+                    done = Some(what);
+                    break;
+                }
+                Err(e) => {
+                    unload(ebpf, prog);
+                    tried.push(format!("{}: {e}", target.describe()));
+                }
+            }
+        }
+        match done {
+            Some(what) => attached.hooks.push((hook.name.into(), what)),
+            None if hook.required => {
+                bail!("cannot watch {} with --attach {}: {}", hook.name, mode.name(), tried.join("; "))
+            }
+            None => attached.missing.push((hook.name.into(), tried.join("; "))),
+        }
+    }
+    Ok(attached)
+}
+
+/// Where a session's records go.
+pub trait Sink {
+    fn record(&mut self, bytes: &[u8]);
+    /// Periodic: a chance to flush, refresh or fail.
+    fn tick(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// An attached session, ready to stream.
+pub struct Session {
+    _ebpf: Ebpf,
+    ring: RingBuf<MapData>,
+    drops: PerCpuArray<MapData, u64>,
+    pub attached: Attached,
+    pub layout: Layout,
+}
+
+/// The layout facts the programs were loaded with (kept in captures).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Layout {
+    pub init_record: InitRecordLayout,
+    pub fence_context_offset: u32,
+    pub fence_seqno_offset: u32,
+    pub fence_offsets_source: &'static str,
+}
+
+impl Session {
+    pub fn open(mode: Mode) -> Result<Session> {
+        let view = KernelView::read()?;
+        let mut ebpf = load(&view)?;
+        let attached = attach_plan(&mut ebpf, &view, mode)?;
+        let ring = RingBuf::try_from(ebpf.take_map("EVENTS").context("no EVENTS map")?)?;
+        let drops = PerCpuArray::try_from(ebpf.take_map("DROPS").context("no DROPS map")?)?;
+        let layout = Layout {
+            init_record: view.layout,
+            fence_context_offset: FENCE_CONTEXT_OFFSET,
+            fence_seqno_offset: FENCE_SEQNO_OFFSET,
+            fence_offsets_source: "built-in (stable 6.1-7.2)",
+        };
+        Ok(Session { _ebpf: ebpf, ring, drops, attached, layout })
+    }
+
+    /// Streams records into `sink` until `stop` resolves, then drains what
+    /// the ring still holds. Drop counts go to the sink as `Drops` records
+    /// whenever they change; `tick` is called four times a second.
+    pub async fn stream(self, stop: impl Future<Output = ()>, sink: &mut impl Sink) -> Result<()> {
+        let Session { _ebpf, ring, drops, .. } = self;
+        // SAFETY: the ring buffer owns its map fd and moves into the AsyncFd,
+        // which keeps it open until it is dropped after deregistering.
+        let mut fd = unsafe { AsyncFd::register(ring) }
+            .map_err(|e| anyhow!("polling the ring buffer: {}", e.into_parts().1))?;
+        let mut last_drops = [0u64; DROP_SLOTS as usize];
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = tick.tick() => {
+                    let now = counts(&drops);
+                    if now != last_drops {
+                        last_drops = now;
+                        sink.record(&drops_record(now));
+                    }
+                    sink.tick()?;
+                }
+                guard = fd.readable_mut() => {
+                    let mut guard = guard?;
+                    let ring = guard.get_inner_mut();
+                    while let Some(item) = ring.next() {
+                        sink.record(&item);
+                    }
+                    guard.clear_ready();
+                }
+            }
+        }
+        let ring = fd.get_mut();
+        while let Some(item) = ring.next() {
+            sink.record(&item);
+        }
+        let now = counts(&drops);
+        if now != last_drops {
+            sink.record(&drops_record(now));
+        }
+        Ok(())
+    }
+}
+
+/// A userspace `Drops` record, stamped on the clock the kernel side uses.
+fn drops_record(by_kind: [u64; DROP_SLOTS as usize]) -> Vec<u8> {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: valid timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    let meta = Meta {
+        ts_ns: ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64,
+        cpu: 0,
+        tgid: 0,
+        tid: 0,
+        comm: Name::new("fencescope"),
+        via: None,
+    };
+    let mut out = Vec::new();
+    Event { meta, body: Body::Drops { by_kind } }.encode(&mut out);
+    out
+}
+
+/// Cumulative drops per record kind, summed over CPUs.
+fn counts(drops: &PerCpuArray<MapData, u64>) -> [u64; DROP_SLOTS as usize] {
+    let mut out = [0u64; DROP_SLOTS as usize];
+    for (i, slot) in out.iter_mut().enumerate() {
+        if let Ok(v) = drops.get(&(i as u32), 0) {
+            *slot = v.iter().sum();
+        }
+    }
+    out
+}

@@ -1,0 +1,34 @@
+//! `fencescope`: dma-buf fence lifetimes and compositor waits, measured with
+//! eBPF. A thin binary: the engine, the capture format and the schema are
+//! library crates; each command below wires a source to an output.
+mod cli;
+mod kernel;
+mod live;
+mod plan;
+mod probe;
+mod report;
+mod session;
+
+use clap::Parser;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    env_logger::Builder::new()
+        .filter_level(if cli.verbose { log::LevelFilter::Debug } else { log::LevelFilter::Warn })
+        .init();
+    let result = match cli.command {
+        cli::Command::Probe(a) => probe::run(&a),
+        cli::Command::Watch(a) => session::watch(&a),
+        cli::Command::Record(a) => session::record(&a),
+        cli::Command::Report(a) => report::run(&a),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            // One line: what went wrong and, where we know it, what to do.
+            let msg = format!("{e:#}").replace('\n', " ");
+            eprintln!("fencescope: error: {msg}");
+            std::process::exit(1);
+        }
+    }
+}

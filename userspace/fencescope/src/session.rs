@@ -1,0 +1,168 @@
+//! `watch` and `record`: a live session feeding the engine (and a capture).
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use fencescope_capture::{Info, Writer};
+use fencescope_engine::{Engine, Event};
+
+use crate::cli::{LiveArgs, RecordArgs, WatchArgs};
+use crate::kernel;
+use crate::live::{Session, Sink};
+use crate::report;
+
+/// Decodes records into the engine; counts any that do not decode (a schema
+/// mismatch between the object and this binary, which the build prevents).
+struct EngineSink {
+    engine: Engine,
+    malformed: u64,
+}
+
+impl EngineSink {
+    fn new() -> Self {
+        EngineSink { engine: Engine::default(), malformed: 0 }
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        match Event::decode(bytes) {
+            Ok(ev) => self.engine.feed(&ev),
+            Err(_) => self.malformed += 1,
+        }
+    }
+
+    fn warn(&self) {
+        if self.malformed > 0 {
+            eprintln!("fencescope: warning: {} records did not decode and were skipped", self.malformed);
+        }
+    }
+}
+
+impl Sink for EngineSink {
+    fn record(&mut self, bytes: &[u8]) {
+        self.feed(bytes);
+    }
+}
+
+/// The engine plus a capture writer, flushed every second so a killed
+/// recorder loses at most the last second.
+struct RecordSink {
+    live: EngineSink,
+    writer: Writer,
+    error: Option<std::io::Error>,
+    ticks: u32,
+}
+
+impl Sink for RecordSink {
+    fn record(&mut self, bytes: &[u8]) {
+        self.live.feed(bytes);
+        if self.error.is_none()
+            && let Err(e) = self.writer.push(bytes)
+        {
+            self.error = Some(e);
+        }
+    }
+
+    fn tick(&mut self) -> Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e).context("writing the capture");
+        }
+        self.ticks += 1;
+        if self.ticks % 4 == 0 {
+            self.writer.flush_chunk().context("writing the capture")?;
+        }
+        Ok(())
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting tokio")
+}
+
+/// Resolves on Ctrl-C, SIGTERM, SIGHUP, or after `duration`.
+async fn stop(duration: Option<f64>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut hup = signal(SignalKind::hangup()).expect("SIGHUP handler");
+    let timer = async {
+        match duration {
+            Some(s) => tokio::time::sleep(Duration::from_secs_f64(s.max(0.0))).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+        _ = hup.recv() => {}
+        _ = timer => {}
+    }
+}
+
+fn open(live: &LiveArgs) -> Result<Session> {
+    let session = Session::open(live.attach)?;
+    let hooks: Vec<String> = session.attached.hooks.iter().map(|(h, w)| format!("{h}: {w}")).collect();
+    eprintln!("fencescope: watching ({}); Ctrl-C to stop", hooks.join(", "));
+    for (hook, why) in &session.attached.missing {
+        eprintln!("fencescope: warning: not watching {hook}: {why}");
+    }
+    Ok(session)
+}
+
+pub fn watch(a: &WatchArgs) -> Result<i32> {
+    let session = open(&a.live)?;
+    let mut sink = EngineSink::new();
+    runtime()?.block_on(session.stream(stop(a.live.duration), &mut sink))?;
+    sink.warn();
+    print!("{}", report::render(&sink.engine.summary(), a.format, &kernel::release()));
+    Ok(0)
+}
+
+fn info(session: &Session) -> Result<Info> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: valid timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    Ok(Info {
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        schema_version: fencescope_schema::SCHEMA_VERSION,
+        kernel_release: kernel::release(),
+        machine: kernel::machine(),
+        attach: serde_json::to_value(&session.attached)?,
+        layout: serde_json::to_value(&session.layout)?,
+        started_unix_ms: now.as_millis() as u64,
+        started_monotonic_ns: ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64,
+        command_line: std::env::args().collect(),
+    })
+}
+
+pub fn record(a: &RecordArgs) -> Result<i32> {
+    let session = open(&a.live)?;
+    let writer = Writer::create(&a.output, &info(&session)?)
+        .with_context(|| format!("cannot write {}", a.output.display()))?;
+    let mut sink = RecordSink { live: EngineSink::new(), writer, error: None, ticks: 0 };
+    let streamed = runtime()?.block_on(session.stream(stop(a.live.duration), &mut sink));
+    // Whatever happened, keep what was recorded.
+    let RecordSink { live, writer, error, .. } = sink;
+    let stats = writer.finish().with_context(|| format!("finishing {}", a.output.display()))?;
+    streamed?;
+    if let Some(e) = error {
+        return Err(e).context("writing the capture");
+    }
+    live.warn();
+    let summary = live.engine.summary();
+    eprintln!("{}", recorded_line(&a.output, &stats, summary.dropped));
+    if let Some(format) = a.report {
+        print!("{}", report::render(&summary, format, &kernel::release()));
+    }
+    Ok(0)
+}
+
+fn recorded_line(path: &Path, s: &fencescope_capture::Stats, dropped: u64) -> String {
+    let per = if s.records > 0 { s.file_bytes as f64 / s.records as f64 } else { 0.0 };
+    format!(
+        "fencescope: recorded {} records ({dropped} dropped) in {} chunks to {}: {} bytes, {per:.1} bytes/record",
+        s.records,
+        s.chunks,
+        path.display(),
+        s.file_bytes
+    )
+}

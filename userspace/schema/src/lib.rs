@@ -1,0 +1,220 @@
+//! The event schema shared by the eBPF programs and userspace.
+//!
+//! Every record the kernel side emits starts with [`Header`]; `Header::kind`
+//! says which struct follows. Records are plain `#[repr(C)]` data with
+//! explicit padding so the byte image is the same on every architecture the
+//! tool targets (x86_64, aarch64) and can be written to a capture file as is.
+//!
+//! Bump [`SCHEMA_VERSION`] whenever a layout or a meaning changes: captures
+//! carry it, and readers refuse versions they do not know.
+#![no_std]
+
+/// Version of the record layouts below.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Length of the driver and timeline name buffers (NUL padded).
+pub const NAME_LEN: usize = 32;
+/// Length of a task's `comm` as the kernel keeps it.
+pub const COMM_LEN: usize = 16;
+
+/// What kind of record follows a [`Header`].
+#[repr(u16)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A fence was initialised ([`FenceInit`]).
+    FenceInit = 1,
+    /// Driver and timeline names of a fence being initialised ([`FenceNames`]).
+    FenceNames = 2,
+    /// A fence was signalled ([`FenceSignaled`]).
+    FenceSignaled = 3,
+    /// A fence's last reference went ([`FenceDestroy`]).
+    FenceDestroy = 4,
+    /// Written by userspace, not the kernel: cumulative records the kernel
+    /// side could not emit because the ring buffer was full ([`Drops`]).
+    Drops = 100,
+}
+
+impl Kind {
+    pub const fn from_u16(v: u16) -> Option<Kind> {
+        match v {
+            1 => Some(Kind::FenceInit),
+            2 => Some(Kind::FenceNames),
+            3 => Some(Kind::FenceSignaled),
+            4 => Some(Kind::FenceDestroy),
+            100 => Some(Kind::Drops),
+            _ => None,
+        }
+    }
+
+    /// Size in bytes of the whole record (header included) of this kind.
+    pub const fn record_len(self) -> usize {
+        match self {
+            Kind::FenceInit => core::mem::size_of::<FenceInit>(),
+            Kind::FenceNames => core::mem::size_of::<FenceNames>(),
+            Kind::FenceSignaled => core::mem::size_of::<FenceSignaled>(),
+            Kind::FenceDestroy => core::mem::size_of::<FenceDestroy>(),
+            Kind::Drops => core::mem::size_of::<Drops>(),
+        }
+    }
+}
+
+/// Which kind of attachment produced a record: the same hook can be watched
+/// several ways, and the figures may differ between them.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    Tracepoint = 1,
+    RawTracepoint = 2,
+    Kprobe = 3,
+    Fentry = 4,
+}
+
+impl Via {
+    pub const fn from_u8(v: u8) -> Option<Via> {
+        match v {
+            1 => Some(Via::Tracepoint),
+            2 => Some(Via::RawTracepoint),
+            3 => Some(Via::Kprobe),
+            4 => Some(Via::Fentry),
+            _ => None,
+        }
+    }
+}
+
+/// Common prefix of every record: when, where and who.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// A [`Kind`] value.
+    pub kind: u16,
+    /// A [`Via`] value.
+    pub via: u8,
+    pub _pad: u8,
+    /// CPU the hook ran on.
+    pub cpu: u32,
+    /// `bpf_ktime_get_ns()`: CLOCK_MONOTONIC, nanoseconds.
+    pub ts_ns: u64,
+    /// Thread group id (the process).
+    pub tgid: u32,
+    /// Thread id.
+    pub tid: u32,
+    /// The current task's name.
+    pub comm: [u8; COMM_LEN],
+}
+
+/// `dma_fence_init`: a fence is born. Keyed by its address.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FenceInit {
+    pub header: Header,
+    /// `struct dma_fence *`.
+    pub fence: u64,
+    /// `fence->context` (the timeline's context id; 0 for stubs).
+    pub context: u64,
+    /// `fence->seqno`.
+    pub seqno: u64,
+}
+
+/// Names from the classic `dma_fence_init` tracepoint, which has the driver
+/// and timeline strings but only 32-bit context and seqno and no pointer. The
+/// engine joins it to the [`FenceInit`] of the same call.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FenceNames {
+    pub header: Header,
+    pub context: u32,
+    pub seqno: u32,
+    pub driver: [u8; NAME_LEN],
+    pub timeline: [u8; NAME_LEN],
+}
+
+/// `dma_fence_signaled`: the fence's end of life as its waiters see it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FenceSignaled {
+    pub header: Header,
+    pub fence: u64,
+    pub context: u64,
+    pub seqno: u64,
+}
+
+/// `dma_fence_destroy`: the last reference to the fence went.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FenceDestroy {
+    pub header: Header,
+    pub fence: u64,
+}
+
+/// Indexes into the eBPF `DROPS` per-CPU array: records lost because the ring
+/// buffer was full, by kind (index 0 is unused).
+pub const DROP_SLOTS: u32 = 8;
+
+/// Cumulative drop counts since the start of the session, summed over CPUs,
+/// indexed by [`Kind`] value (0 unused). Userspace writes one whenever the
+/// counts change, so a capture keeps its losses beside its events.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Drops {
+    pub header: Header,
+    pub by_kind: [u64; DROP_SLOTS as usize],
+}
+
+/// Names of the eBPF globals userspace sets before load.
+pub mod globals {
+    /// Byte offset of `context` in `struct dma_fence`.
+    pub const FENCE_CONTEXT_OFFSET: &str = "FENCE_CONTEXT_OFFSET";
+    /// Byte offset of `seqno` in `struct dma_fence`.
+    pub const FENCE_SEQNO_OFFSET: &str = "FENCE_SEQNO_OFFSET";
+    /// Offsets of the classic `dma_fence_init` tracepoint record's fields,
+    /// read from its tracefs `format` file.
+    pub const TP_INIT_DRIVER_OFFSET: &str = "TP_INIT_DRIVER_OFFSET";
+    pub const TP_INIT_TIMELINE_OFFSET: &str = "TP_INIT_TIMELINE_OFFSET";
+    pub const TP_INIT_CONTEXT_OFFSET: &str = "TP_INIT_CONTEXT_OFFSET";
+    pub const TP_INIT_SEQNO_OFFSET: &str = "TP_INIT_SEQNO_OFFSET";
+}
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: all are repr(C) plain data with explicit padding.
+    unsafe impl aya::Pod for super::Header {}
+    unsafe impl aya::Pod for super::FenceInit {}
+    unsafe impl aya::Pod for super::FenceNames {}
+    unsafe impl aya::Pod for super::FenceSignaled {}
+    unsafe impl aya::Pod for super::FenceDestroy {}
+    unsafe impl aya::Pod for super::Drops {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::mem::{align_of, size_of};
+
+    // The byte image is part of the capture format: a layout change must be
+    // a deliberate schema bump, not an accident.
+    #[test]
+    fn layouts_are_fixed() {
+        assert_eq!(size_of::<Header>(), 40);
+        assert_eq!(size_of::<FenceInit>(), 64);
+        assert_eq!(size_of::<FenceNames>(), 112);
+        assert_eq!(size_of::<FenceSignaled>(), 64);
+        assert_eq!(size_of::<FenceDestroy>(), 48);
+        assert_eq!(size_of::<Drops>(), 104);
+        assert_eq!(align_of::<FenceInit>(), 8);
+    }
+
+    #[test]
+    fn kinds_round_trip() {
+        for k in [
+            Kind::FenceInit,
+            Kind::FenceNames,
+            Kind::FenceSignaled,
+            Kind::FenceDestroy,
+            Kind::Drops,
+        ] {
+            assert_eq!(Kind::from_u16(k as u16), Some(k));
+        }
+        assert_eq!(Kind::from_u16(0), None);
+        assert_eq!(Kind::from_u16(99), None);
+    }
+}

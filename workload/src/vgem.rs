@@ -1,0 +1,226 @@
+//! A vgem fence producer with exact timings, and a separate waiter process
+//! that asks for each fence the way a compositor does (export a sync file
+//! from the dma-buf, poll it).
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+
+use crate::clock::{self, Clock};
+use crate::uapi::*;
+
+pub struct Device {
+    card: File,
+}
+
+impl Device {
+    /// The first DRM card whose driver is vgem.
+    pub fn open() -> Result<Device> {
+        for entry in std::fs::read_dir("/dev/dri").context("no /dev/dri: is vgem loaded?")? {
+            let path = entry?.path();
+            if !path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("card")) {
+                continue;
+            }
+            let card = OpenOptions::new().read(true).write(true).open(&path)?;
+            let mut name = [0u8; 32];
+            let mut v = DrmVersion { name_len: name.len(), name: name.as_mut_ptr() as u64, ..Default::default() };
+            if ioctl(&card, DRM_IOCTL_VERSION, &mut v).is_ok() && name.starts_with(b"vgem") {
+                return Ok(Device { card });
+            }
+        }
+        bail!("no vgem card in /dev/dri: load the vgem module")
+    }
+
+    /// A small dumb buffer: its GEM handle and a dma-buf fd for it.
+    pub fn buffer(&self) -> Result<(u32, OwnedFd)> {
+        let mut d = CreateDumb { width: 64, height: 64, bpp: 32, ..Default::default() };
+        ioctl(&self.card, DRM_IOCTL_MODE_CREATE_DUMB, &mut d).context("CREATE_DUMB")?;
+        let mut p = PrimeHandle { handle: d.handle, flags: DRM_CLOEXEC | DRM_RDWR, fd: -1 };
+        ioctl(&self.card, DRM_IOCTL_PRIME_HANDLE_TO_FD, &mut p).context("PRIME_HANDLE_TO_FD")?;
+        Ok((d.handle, owned(p.fd)))
+    }
+
+    /// Attaches a new write fence to the buffer; returns vgem's fence id.
+    pub fn attach(&self, handle: u32) -> Result<u32> {
+        let mut a = VgemFenceAttach { handle, flags: VGEM_FENCE_WRITE, ..Default::default() };
+        ioctl(&self.card, DRM_IOCTL_VGEM_FENCE_ATTACH, &mut a).context("VGEM_FENCE_ATTACH")?;
+        Ok(a.out_fence)
+    }
+
+    pub fn signal(&self, fence: u32) -> Result<()> {
+        let mut s = VgemFenceSignal { fence, flags: 0 };
+        ioctl(&self.card, DRM_IOCTL_VGEM_FENCE_SIGNAL, &mut s).context("VGEM_FENCE_SIGNAL")
+    }
+}
+
+/// `DMA_BUF_IOCTL_EXPORT_SYNC_FILE` for reading: the buffer's write fence.
+pub fn export_sync_file(dmabuf: &impl AsRawFd) -> Result<OwnedFd> {
+    let mut e = ExportSyncFile { flags: DMA_BUF_SYNC_READ, fd: -1 };
+    ioctl(dmabuf, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &mut e).context("EXPORT_SYNC_FILE")?;
+    Ok(owned(e.fd))
+}
+
+/// poll(POLLIN) with a timeout; true when readable (the fence signalled).
+pub fn readable(fd: &impl AsRawFd, timeout_ms: i32) -> Result<bool> {
+    let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    loop {
+        // SAFETY: one valid pollfd.
+        let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+        if r >= 0 {
+            return Ok(r > 0 && p.revents & libc::POLLIN != 0);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e.into());
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// (lifetime, how many), interleaved one of each in turn.
+    pub lifetimes: Vec<(Duration, u32)>,
+    pub stub_exports: u32,
+    pub waiter_comm: String,
+}
+
+#[derive(Serialize)]
+pub struct Truth {
+    pub driver: &'static str,
+    pub timeline: &'static str,
+    /// Per injected lifetime: how many fences, and the producer's own
+    /// attach-return → signal-call durations (a floor for the kernel's).
+    pub lifetimes: Vec<Injected>,
+    pub fences: u32,
+    pub stub_exports: u32,
+    pub waiter_waits: u32,
+    pub waiter_comm: String,
+}
+
+#[derive(Serialize)]
+pub struct Injected {
+    pub lifetime_ms: f64,
+    pub count: u32,
+    pub measured_min_ms: f64,
+    pub measured_max_ms: f64,
+}
+
+fn pipe() -> Result<(File, File)> {
+    let mut fds = [0; 2];
+    // SAFETY: fds has room for the two descriptors.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        bail!("pipe: {}", std::io::Error::last_os_error());
+    }
+    Ok((File::from(owned(fds[0])), File::from(owned(fds[1]))))
+}
+
+/// The waiter: one token per fence ('f') or per stub export ('s'), 'q' ends.
+/// It answers with the number of polls that were not ready at once.
+fn waiter(fenced: OwnedFd, bare: OwnedFd, mut tokens: File, mut acks: File) -> Result<()> {
+    let mut byte = [0u8; 1];
+    loop {
+        tokens.read_exact(&mut byte)?;
+        let buf = match byte[0] {
+            b'f' => &fenced,
+            b's' => &bare,
+            _ => return Ok(()),
+        };
+        let sync = export_sync_file(buf)?;
+        let waited = !readable(&sync, 0)?;
+        if waited && !readable(&sync, 5_000)? {
+            bail!("sync file not readable after 5 s");
+        }
+        acks.write_all(&[if waited { b'w' } else { b'r' }])?;
+    }
+}
+
+pub fn run(plan: &Plan) -> Result<Truth> {
+    clock::tighten_timer_slack();
+    let dev = Device::open()?;
+    let (handle, fenced) = dev.buffer()?;
+    let (_bare_handle, bare) = dev.buffer()?;
+    let (token_rx, mut token_tx) = pipe()?;
+    let (mut ack_rx, ack_tx) = pipe()?;
+
+    // SAFETY: single-threaded here; the child only uses its own copies.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        bail!("fork: {}", std::io::Error::last_os_error());
+    }
+    if pid == 0 {
+        drop(token_tx);
+        drop(ack_rx);
+        crate::set_comm(&plan.waiter_comm);
+        let code = match waiter(fenced, bare, token_rx, ack_tx) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("fence-workload waiter: {e:#}");
+                1
+            }
+        };
+        // SAFETY: leave the forked child without running the parent's exit.
+        unsafe { libc::_exit(code) };
+    }
+    drop(token_rx);
+    drop(ack_tx);
+
+    let clock = Clock::monotonic();
+    let mut measured: Vec<(f64, f64)> = vec![(f64::MAX, 0.0); plan.lifetimes.len()];
+    let mut left: Vec<u32> = plan.lifetimes.iter().map(|l| l.1).collect();
+    let mut waits = 0;
+    let mut ack = [0u8; 1];
+    while left.iter().any(|&n| n > 0) {
+        for (i, (lifetime, _)) in plan.lifetimes.iter().enumerate() {
+            if left[i] == 0 {
+                continue;
+            }
+            left[i] -= 1;
+            let fence = dev.attach(handle)?;
+            let born = clock.now();
+            token_tx.write_all(b"f")?;
+            clock.sleep_until(born + *lifetime);
+            let at = clock.now();
+            dev.signal(fence)?;
+            let ms = (at - born).as_secs_f64() * 1e3;
+            measured[i] = (measured[i].0.min(ms), measured[i].1.max(ms));
+            ack_rx.read_exact(&mut ack)?;
+            waits += u32::from(ack[0] == b'w');
+        }
+    }
+    for _ in 0..plan.stub_exports {
+        token_tx.write_all(b"s")?;
+        ack_rx.read_exact(&mut ack)?;
+        if ack[0] == b'w' {
+            bail!("an export of a fence-less buffer was not ready at once");
+        }
+    }
+    token_tx.write_all(b"q")?;
+    let mut status = 0;
+    // SAFETY: waiting for our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        bail!("the waiter failed (status {status:#x})");
+    }
+    Ok(Truth {
+        driver: "vgem",
+        timeline: "unbound",
+        lifetimes: plan
+            .lifetimes
+            .iter()
+            .zip(measured)
+            .map(|((d, n), (lo, hi))| Injected {
+                lifetime_ms: d.as_secs_f64() * 1e3,
+                count: *n,
+                measured_min_ms: lo,
+                measured_max_ms: hi,
+            })
+            .collect(),
+        fences: plan.lifetimes.iter().map(|l| l.1).sum(),
+        stub_exports: plan.stub_exports,
+        waiter_waits: waits,
+        waiter_comm: plan.waiter_comm.clone(),
+    })
+}
