@@ -92,12 +92,14 @@ pub struct Truth {
     pub driver: &'static str,
     pub timeline: &'static str,
     /// Per injected lifetime: how many fences, and the producer's own
-    /// attach-return → signal-call durations (a floor for the kernel's).
+    /// attach-call → signal-call durations.
     pub lifetimes: Vec<Injected>,
     pub fences: u32,
     pub stub_exports: u32,
     pub waiter_waits: u32,
     pub waiter_comm: String,
+    /// The producer ran SCHED_FIFO (precise timings), or why not.
+    pub realtime: Result<(), String>,
 }
 
 #[derive(Serialize)]
@@ -166,6 +168,8 @@ pub fn run(plan: &Plan) -> Result<Truth> {
     }
     drop(token_rx);
     drop(ack_tx);
+    // Only the producer: the waiter is an ordinary compositor-like process.
+    let realtime = clock::realtime();
 
     let clock = Clock::monotonic();
     let mut measured: Vec<(f64, f64)> = vec![(f64::MAX, 0.0); plan.lifetimes.len()];
@@ -178,8 +182,13 @@ pub fn run(plan: &Plan) -> Result<Truth> {
                 continue;
             }
             left[i] -= 1;
-            let fence = dev.attach(handle)?;
+            // Stamped before the attach: the kernel stamps the fence's birth
+            // inside it, and the signal's on the way into the signal ioctl,
+            // so both ends carry one syscall entry and the lifetime the
+            // kernel sees is the one asked for (any cost after the birth
+            // stamp, such as a tracer's first run, falls inside the wait).
             let born = clock.now();
+            let fence = dev.attach(handle)?;
             token_tx.write_all(b"f")?;
             clock.sleep_until(born + *lifetime);
             let at = clock.now();
@@ -222,5 +231,6 @@ pub fn run(plan: &Plan) -> Result<Truth> {
         stub_exports: plan.stub_exports,
         waiter_waits: waits,
         waiter_comm: plan.waiter_comm.clone(),
+        realtime,
     })
 }

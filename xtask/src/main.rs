@@ -1,1 +1,126 @@
-fn main() {}
+//! `cargo xtask …`: fencescope's developer tasks. Run through `./x`, which
+//! does the machine set-up first.
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use xtask::kernels::{self, Series};
+use xtask::{Arch, build, run, scenario, workspace_root};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Boot the test VM, run fencescope against the truth workload, print
+    /// its report (the main job on a machine with no fence producer).
+    Demo {
+        #[arg(long, value_enum, default_value = "6.12")]
+        kernel: Series,
+        #[arg(long, value_enum, default_value = "x86_64")]
+        arch: Arch,
+    },
+    /// Every test: fmt, clippy, unit tests, then the VM tests.
+    Test {
+        /// Skip the VM tests (quick local loop).
+        #[arg(long)]
+        no_vm: bool,
+    },
+    /// Boot one scenario and print what the guest reported.
+    Vm {
+        #[arg(long, value_enum, default_value = "6.12")]
+        kernel: Series,
+        #[arg(long, value_enum, default_value = "x86_64")]
+        arch: Arch,
+        /// truth or demo.
+        #[arg(long, default_value = "demo")]
+        scenario: String,
+        /// Print the whole guest console.
+        #[arg(long)]
+        console: bool,
+    },
+    /// Fetch and unpack the VM kernels (done on demand otherwise).
+    Kernels {
+        #[arg(long, value_enum, default_value = "x86_64")]
+        arch: Arch,
+    },
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(env!("CARGO"));
+    c.current_dir(workspace_root());
+    c
+}
+
+fn main() {
+    if let Err(e) = dispatch() {
+        eprintln!("xtask: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn dispatch() -> Result<()> {
+    match Cli::parse().cmd {
+        Cmd::Demo { kernel, arch } => demo(kernel, arch),
+        Cmd::Test { no_vm } => test(no_vm),
+        Cmd::Vm { kernel, arch, scenario, console } => vm(kernel, arch, &scenario, console),
+        Cmd::Kernels { arch } => {
+            for s in [Series::V6_12, Series::V6_1] {
+                let k = kernels::fetch(s, arch)?;
+                println!("{} {}: {} ({})", s.name(), arch.name(), k.release, k.image.display());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn demo(series: Series, arch: Arch) -> Result<()> {
+    let kernel = kernels::fetch(series, arch)?;
+    let bins = build::guest_bins(arch)?;
+    eprintln!("xtask: booting Debian's {} ({}) under QEMU; fencescope watches a vgem workload", kernel.release, arch.name());
+    let boot = scenario::run(&scenario::demo(), &kernel, &bins)?;
+    if boot.exit != Some(0) {
+        bail!("the demo failed in the guest (exit {:?}); console tail:\n{}", boot.exit, xtask::qemu::tail(&boot.console, 60));
+    }
+    println!("== fencescope probe (in the guest) ==\n{}", boot.file("probe.txt")?);
+    println!("== what the workload injected ==\n{}", boot.file("truth.json")?.trim());
+    println!("\n== fencescope watch: its report ==\n{}", boot.file("report.txt")?);
+    eprintln!("xtask: demo done in {:.1} s ({:?})", boot.wall.as_secs_f64(), boot.accel);
+    Ok(())
+}
+
+fn vm(series: Series, arch: Arch, name: &str, console: bool) -> Result<()> {
+    let kernel = kernels::fetch(series, arch)?;
+    let bins = build::guest_bins(arch)?;
+    let sc = match name {
+        "truth" => scenario::truth(Some("kprobe")),
+        "demo" => scenario::demo(),
+        other => bail!("no scenario {other:?} (truth, demo)"),
+    };
+    let boot = scenario::run(&sc, &kernel, &bins)?;
+    if console {
+        println!("{}", boot.console);
+    }
+    for (name, body) in &boot.files {
+        println!("== {name} ==\n{body}");
+    }
+    println!("exit {:?}, {:.1} s wall, {:?}{}", boot.exit, boot.wall.as_secs_f64(), boot.accel, if boot.retried { ", retried once" } else { "" });
+    if boot.exit != Some(0) {
+        bail!("scenario failed");
+    }
+    Ok(())
+}
+
+fn test(no_vm: bool) -> Result<()> {
+    run(cargo().args(["fmt", "--all", "--check"])).context("cargo fmt: run `cargo fmt --all`")?;
+    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run(cargo().args(["test", "--workspace", "--exclude", "fencescope-ebpf"]))?;
+    if !no_vm {
+        // One guest at a time: two TCG guests on two cores distort timings.
+        run(cargo().args(["test", "-p", "xtask", "--test", "vm", "--", "--ignored", "--test-threads=1"]))?;
+    }
+    Ok(())
+}

@@ -79,13 +79,15 @@ fn parse(console: &str) -> (bool, BTreeMap<String, String>, Option<i32>) {
     (reached, files, exit)
 }
 
-fn command(arch: Arch, accel: Accel, kernel: &Path, initrd: &Path, console: &Path) -> Command {
+fn command(arch: Arch, accel: Accel, kernel: &Path, initrd: &Path, console: &Path, cpus: u32) -> Command {
     let (bin, machine, cpu, tty) = match arch {
         Arch::X86_64 => ("qemu-system-x86_64", "pc", "max", "ttyS0"),
         Arch::Aarch64 => ("qemu-system-aarch64", "virt", "cortex-a72", "ttyAMA0"),
     };
     let mut c = Command::new(bin);
-    c.args(["-machine", machine, "-m", "1G", "-smp", "2", "-no-reboot", "-nodefaults"])
+    c.args(["-machine", machine, "-m", "1G", "-no-reboot", "-nodefaults"])
+        .arg("-smp")
+        .arg(cpus.to_string())
         .args(["-display", "none", "-monitor", "none"])
         .arg("-serial")
         .arg(format!("file:{}", console.display()))
@@ -94,7 +96,10 @@ fn command(arch: Arch, accel: Accel, kernel: &Path, initrd: &Path, console: &Pat
         .arg("-initrd")
         .arg(initrd)
         .arg("-append")
-        .arg(format!("console={tty} panic=-1 quiet loglevel=1"))
+        // preempt=full: under emulation a kernel path runs tens of times
+        // slower, and a workload's real-time producer must not wait for one
+        // to reach a voluntary preemption point to meet its deadline.
+        .arg(format!("console={tty} panic=-1 quiet loglevel=1 preempt=full"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -146,7 +151,7 @@ fn pick_accel(arch: Arch, kernel: &Path, initrd: &Path, work: &Path) -> Result<A
         return Ok(if v.trim() == "kvm" { Accel::Kvm } else { Accel::Tcg });
     }
     let console = work.join("kvm-probe.log");
-    let mut child = command(arch, Accel::Kvm, kernel, initrd, &console).spawn()?;
+    let mut child = command(arch, Accel::Kvm, kernel, initrd, &console, 1).spawn()?;
     wait(&mut child, &console, Duration::from_secs(20), Some(Duration::from_secs(20)))?;
     let ok = fs::read_to_string(&console).unwrap_or_default().contains(INIT_MARK);
     let accel = if ok { Accel::Kvm } else { Accel::Tcg };
@@ -157,14 +162,14 @@ fn pick_accel(arch: Arch, kernel: &Path, initrd: &Path, work: &Path) -> Result<A
 }
 
 /// Boots `kernel` with `initrd` until the guest powers off or `timeout`.
-pub fn boot(arch: Arch, kernel: &Path, initrd: &Path, work: &Path, timeout: Duration) -> Result<Boot> {
+pub fn boot(arch: Arch, kernel: &Path, initrd: &Path, work: &Path, cpus: u32, timeout: Duration) -> Result<Boot> {
     let accel = pick_accel(arch, kernel, initrd, work)?;
     let mut retried = false;
     loop {
         let console: PathBuf = work.join("console.log");
         let _ = fs::remove_file(&console);
         let start = Instant::now();
-        let mut child = command(arch, accel, kernel, initrd, &console)
+        let mut child = command(arch, accel, kernel, initrd, &console, cpus)
             .spawn()
             .with_context(|| format!("starting QEMU for {} (install it: ./x setup)", arch.name()))?;
         // Init within a minute even under TCG; the rest is the scenario's.

@@ -20,6 +20,8 @@ pub struct Scenario {
     /// back to the host.
     pub script: String,
     pub timeout: Duration,
+    /// Guest CPUs.
+    pub cpus: u32,
 }
 
 const INIT: &str = r#"#!/bin/busybox sh
@@ -33,6 +35,9 @@ mount -t tmpfs tmp /tmp
 mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
 mount -t debugfs nodev /sys/kernel/debug 2>/dev/null
 echo @@fencescope:init
+# The workloads' producers run SCHED_FIFO for exact timings; they sleep most
+# of the time, but no RT throttling may cut into a deadline.
+echo -1 > /proc/sys/kernel/sched_rt_runtime_us
 for m in $(cat /modules/order); do
     insmod /modules/$m || echo "insmod $m failed"
 done
@@ -95,7 +100,7 @@ pub fn run(scenario: &Scenario, kernel: &Kernel, bins: &GuestBins) -> Result<Boo
     }
     fs.file("modules/order", 0o644, order.into_bytes());
     fs.write(&initrd)?;
-    qemu::boot(kernel.arch, &kernel.image, &initrd, &work, scenario.timeout)
+    qemu::boot(kernel.arch, &kernel.image, &initrd, &work, scenario.cpus, scenario.timeout)
 }
 
 fn module_name(ko: &Path) -> String {
@@ -111,4 +116,56 @@ fn guest_busybox(kernel: &Kernel) -> Result<PathBuf> {
     }
     let p = cache::dir().join("busybox").join(kernel.arch.debian()).join("busybox");
     p.is_file().then_some(p.clone()).with_context(|| format!("no {} busybox at {}", kernel.arch.debian(), p.display()))
+}
+
+/// Lifetimes the truth workload injects: (ms, count).
+pub const TRUTH_FENCES: [(f64, u32); 2] = [(5.0, 200), (20.0, 200)];
+/// Exports of a fence-less buffer: each hands out the stub.
+pub const TRUTH_STUB_EXPORTS: u32 = 20;
+
+/// Under TCG the first run of a kernel path is translated first and takes
+/// milliseconds: run the workload's paths once before anything is measured.
+const WARM_UP: &str = "fence-workload vgem --fences 5:10 --fences 20:2 --stub-exports 2 >/dev/null || exit 1\n";
+
+fn workload_cmd() -> String {
+    let fences: Vec<String> = TRUTH_FENCES.iter().map(|(ms, n)| format!("--fences {ms}:{n}")).collect();
+    format!("fence-workload vgem {} --stub-exports {TRUTH_STUB_EXPORTS}", fences.join(" "))
+}
+
+/// The truth run: one fencescope recording with the raw tracepoint (and
+/// printing its live report), one watching with `kprobe_mode` where given,
+/// both started before the workload and stopped with SIGINT after it; then
+/// the capture is replayed by `fencescope report`.
+pub fn truth(kprobe_mode: Option<&str>) -> Scenario {
+    let mut s = String::from(WARM_UP);
+    s.push_str(
+        "fencescope record --attach raw-tracepoint -o /tmp/raw.fsc --report json >/tmp/raw.json 2>/tmp/raw.err &\nR=$!\n",
+    );
+    if let Some(mode) = kprobe_mode {
+        s += &format!("fencescope watch --attach {mode} --format json >/tmp/second.json 2>/tmp/second.err &\nK=$!\n");
+        s += "wait_for /tmp/second.err watching 120 || exit 1\n";
+    }
+    s += "wait_for /tmp/raw.err watching 120 || exit 1\n";
+    s += &format!("{} >/tmp/truth.json || exit 1\n", workload_cmd());
+    s += "sleep 0.5\nkill -INT $R\nwait $R || { cat /tmp/raw.err; exit 1; }\n";
+    if kprobe_mode.is_some() {
+        s += "kill -INT $K\nwait $K || { cat /tmp/second.err; exit 1; }\nemit second.json /tmp/second.json\n";
+    }
+    s += "fencescope report /tmp/raw.fsc --format json >/tmp/replay.json || exit 1\n";
+    s += "emit truth.json /tmp/truth.json\nemit raw.json /tmp/raw.json\nemit replay.json /tmp/replay.json\n";
+    s += "emit raw.err /tmp/raw.err\nbase64 /tmp/raw.fsc >/tmp/raw.b64\nemit raw.fsc.b64 /tmp/raw.b64\n";
+    Scenario { name: "truth".into(), modules: vec!["vgem"], script: s, timeout: Duration::from_secs(600), cpus: std::env::var("VMCPUS").ok().and_then(|v| v.parse().ok()).unwrap_or(2) }
+}
+
+/// The demo: what fencescope says about the kernel, then a live watch of the
+/// truth workload and its text report.
+pub fn demo() -> Scenario {
+    let mut s = String::from(WARM_UP);
+    s.push_str("fencescope probe >/tmp/probe.txt 2>&1\nemit probe.txt /tmp/probe.txt\n");
+    s += "fencescope watch >/tmp/report.txt 2>/tmp/watch.err &\nW=$!\n";
+    s += "wait_for /tmp/watch.err watching 120 || exit 1\n";
+    s += &format!("{} >/tmp/truth.json || exit 1\n", workload_cmd());
+    s += "sleep 0.5\nkill -INT $W\nwait $W || { cat /tmp/watch.err; exit 1; }\n";
+    s += "emit report.txt /tmp/report.txt\nemit truth.json /tmp/truth.json\n";
+    Scenario { name: "demo".into(), modules: vec!["vgem"], script: s, timeout: Duration::from_secs(600), cpus: std::env::var("VMCPUS").ok().and_then(|v| v.parse().ok()).unwrap_or(2) }
 }

@@ -1,4 +1,5 @@
-//! The capture file: what `fencescope record` writes and everything else
+//! The capture file (zstd through ruzstd, pure Rust, so static cross builds
+//! need no C toolchain): what `fencescope record` writes and everything else
 //! replays.
 //!
 //! ```text

@@ -120,9 +120,12 @@ impl Capture {
                 out.stopped = stop("chunk checksum mismatch (damaged file)".into());
                 break;
             }
+            // Decoded into exactly the size the chunk claims: a damaged or
+            // hostile frame cannot make the reader allocate more.
             raw.clear();
-            raw.reserve(raw_len as usize);
-            if zstd::stream::copy_decode(packed, &mut raw).is_err() || raw.len() != raw_len as usize {
+            raw.resize(raw_len as usize, 0);
+            let decoded = ruzstd::decoding::FrameDecoder::new().decode_all(packed, &mut raw);
+            if decoded.ok() != Some(raw_len as usize) {
                 out.stopped = stop("chunk does not decompress (damaged file)".into());
                 break;
             }

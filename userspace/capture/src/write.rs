@@ -53,7 +53,7 @@ impl Writer {
         if self.buf_records == 0 {
             return Ok(());
         }
-        let packed = zstd::bulk::compress(&self.buf, 3)?;
+        let packed = ruzstd::encoding::compress_to_vec(&self.buf[..], ruzstd::encoding::CompressionLevel::Fastest);
         let mut chunk = Vec::with_capacity(20 + packed.len());
         chunk.extend_from_slice(CHUNK_MAGIC);
         chunk.extend_from_slice(&(packed.len() as u32).to_le_bytes());

@@ -26,6 +26,8 @@ pub enum Command {
     Record(RecordArgs),
     /// Report on a capture file.
     Report(ReportArgs),
+    /// Print a capture's events one per line, as recorded (like `perf script`).
+    Dump(DumpArgs),
 }
 
 #[derive(Args)]
@@ -77,4 +79,10 @@ pub struct ReportArgs {
     pub file: PathBuf,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+#[derive(Args)]
+pub struct DumpArgs {
+    /// A capture written by `fencescope record`.
+    pub file: PathBuf,
 }

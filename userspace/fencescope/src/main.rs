@@ -21,6 +21,7 @@ fn main() {
         cli::Command::Watch(a) => session::watch(&a),
         cli::Command::Record(a) => session::record(&a),
         cli::Command::Report(a) => report::run(&a),
+        cli::Command::Dump(a) => report::dump(&a),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -6,7 +6,7 @@ use anyhow::Result;
 use fencescope_capture as capture;
 use fencescope_engine::{Engine, Event, GroupSummary, Summary};
 
-use crate::cli::{Format, ReportArgs};
+use crate::cli::{DumpArgs, Format, ReportArgs};
 
 pub fn run(a: &ReportArgs) -> Result<i32> {
     let cap = capture::read(&a.file)?;
@@ -23,6 +23,43 @@ pub fn run(a: &ReportArgs) -> Result<i32> {
         eprintln!("fencescope: warning: {malformed} records did not decode and were skipped");
     }
     print!("{}", render(&engine.summary(), a.format, &cap.info.kernel_release));
+    Ok(0)
+}
+
+/// Every event of a capture, one line each, time relative to the first.
+pub fn dump(a: &DumpArgs) -> Result<i32> {
+    use std::io::Write;
+    let cap = capture::read(&a.file)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut first = None;
+    let mut failed = Ok(());
+    let outcome = cap.for_each(|rec| {
+        let line = match Event::decode(rec) {
+            Ok(ev) => {
+                let t0 = *first.get_or_insert(ev.meta.ts_ns);
+                let m = &ev.meta;
+                format!(
+                    "{:>14.6} cpu{} {}/{} {} {:?}",
+                    (m.ts_ns.saturating_sub(t0)) as f64 / 1e6,
+                    m.cpu,
+                    m.tgid,
+                    m.tid,
+                    m.comm,
+                    ev.body
+                )
+            }
+            Err(e) => format!("undecodable record: {e}"),
+        };
+        if failed.is_ok() {
+            failed = writeln!(out, "{line}");
+        }
+    });
+    failed?;
+    out.flush()?;
+    if let Some(why) = &outcome.stopped {
+        eprintln!("fencescope: warning: {}: {why}", cap.name());
+    }
     Ok(0)
 }
 
