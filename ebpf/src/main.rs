@@ -5,14 +5,16 @@
 //! Struct offsets and tracepoint field offsets are globals that userspace sets
 //! before load from the running kernel (BTF, tracefs, or its version table),
 //! never constants baked in here.
-#![no_std]
-#![no_main]
+// Host builds (clippy over the workspace) type-check the programs as an
+// ordinary binary; only the bpf target is the real, no_std object.
+#![cfg_attr(target_arch = "bpf", no_std)]
+#![cfg_attr(target_arch = "bpf", no_main)]
 
 use aya_ebpf::{
     EbpfContext,
     helpers::{
-        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_smp_processor_id,
-        bpf_ktime_get_ns, bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes,
+        bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_smp_processor_id, bpf_ktime_get_ns,
+        bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes,
     },
     macros::{fentry, kprobe, map, raw_tracepoint, tracepoint},
     maps::{PerCpuArray, RingBuf},
@@ -92,8 +94,8 @@ fn fence_ids(fence: *const u8) -> (u64, u64) {
     unsafe {
         let context = bpf_probe_read_kernel(fence.add(global(&FENCE_CONTEXT_OFFSET)).cast::<u64>())
             .unwrap_or(0);
-        let seqno =
-            bpf_probe_read_kernel(fence.add(global(&FENCE_SEQNO_OFFSET)).cast::<u64>()).unwrap_or(0);
+        let seqno = bpf_probe_read_kernel(fence.add(global(&FENCE_SEQNO_OFFSET)).cast::<u64>())
+            .unwrap_or(0);
         (context, seqno)
     }
 }
@@ -103,7 +105,12 @@ fn init_from_struct(fence: *const u8, via: Via) {
     let (context, seqno) = fence_ids(fence);
     emit(
         Kind::FenceInit,
-        FenceInit { header: header(Kind::FenceInit, via), fence: fence as u64, context, seqno },
+        FenceInit {
+            header: header(Kind::FenceInit, via),
+            fence: fence as u64,
+            context,
+            seqno,
+        },
     );
 }
 
@@ -163,8 +170,12 @@ pub fn fence_init_names(ctx: TracePointContext) -> i32 {
     let rec = entry.as_mut_ptr();
     unsafe {
         (*rec).header = header(Kind::FenceNames, Via::Tracepoint);
-        (*rec).context = ctx.read_at::<u32>(global(&TP_INIT_CONTEXT_OFFSET)).unwrap_or(0);
-        (*rec).seqno = ctx.read_at::<u32>(global(&TP_INIT_SEQNO_OFFSET)).unwrap_or(0);
+        (*rec).context = ctx
+            .read_at::<u32>(global(&TP_INIT_CONTEXT_OFFSET))
+            .unwrap_or(0);
+        (*rec).seqno = ctx
+            .read_at::<u32>(global(&TP_INIT_SEQNO_OFFSET))
+            .unwrap_or(0);
         (*rec).driver = [0; NAME_LEN];
         (*rec).timeline = [0; NAME_LEN];
         let base = ctx.as_ptr() as *const u8;
@@ -218,11 +229,14 @@ pub fn fence_destroy_raw(ctx: RawTracePointContext) -> i32 {
     0
 }
 
-#[cfg(not(test))]
+#[cfg(target_arch = "bpf")]
 #[panic_handler]
 fn panic(_info: &core::panic::PanicInfo) -> ! {
     loop {}
 }
+
+#[cfg(not(target_arch = "bpf"))]
+fn main() {}
 
 #[unsafe(link_section = "license")]
 #[unsafe(no_mangle)]

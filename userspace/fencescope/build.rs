@@ -55,7 +55,11 @@ fn main() -> anyhow::Result<()> {
         .parent()
         .ok_or_else(|| anyhow!("fencescope-ebpf has no directory"))?;
     aya_build::build_ebpf(
-        [Package { name: ebpf.name.as_str(), root_dir: root.as_str(), ..Default::default() }],
+        [Package {
+            name: ebpf.name.as_str(),
+            root_dir: root.as_str(),
+            ..Default::default()
+        }],
         Toolchain::Custom(TOOLCHAIN),
     )
 }

@@ -33,7 +33,10 @@ impl Clock {
     }
 
     pub fn now(&self) -> Duration {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         // SAFETY: ts is a valid timespec.
         unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
         Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
@@ -44,10 +47,18 @@ impl Clock {
     pub fn sleep_until(&self, deadline: Duration) {
         const SPIN: Duration = Duration::from_micros(1500);
         if let Some(coarse) = deadline.checked_sub(SPIN) {
-            let ts = libc::timespec { tv_sec: coarse.as_secs() as _, tv_nsec: coarse.subsec_nanos() as _ };
+            let ts = libc::timespec {
+                tv_sec: coarse.as_secs() as _,
+                tv_nsec: coarse.subsec_nanos() as _,
+            };
             // SAFETY: absolute sleep on a valid timespec; EINTR just ends early.
             unsafe {
-                libc::clock_nanosleep(libc::CLOCK_MONOTONIC, libc::TIMER_ABSTIME, &ts, std::ptr::null_mut())
+                libc::clock_nanosleep(
+                    libc::CLOCK_MONOTONIC,
+                    libc::TIMER_ABSTIME,
+                    &ts,
+                    std::ptr::null_mut(),
+                )
             };
         }
         while self.now() < deadline {

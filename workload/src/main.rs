@@ -33,6 +33,10 @@ enum Cmd {
         /// Seconds to wait before starting, so a tracer can attach.
         #[arg(long, default_value_t = 0.0)]
         delay: f64,
+        /// Report fences whose timing the producer cannot vouch for within
+        /// this many milliseconds (a stalled machine, not a wrong tracer).
+        #[arg(long, default_value_t = 0.1)]
+        precision_ms: f64,
     },
 }
 
@@ -55,10 +59,22 @@ pub fn set_comm(name: &str) {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.cmd {
-        Cmd::Vgem { fences, stub_exports, waiter_comm, delay } => {
+        Cmd::Vgem {
+            fences,
+            stub_exports,
+            waiter_comm,
+            delay,
+            precision_ms,
+        } => {
             std::thread::sleep(Duration::from_secs_f64(delay));
-            vgem::run(&vgem::Plan { lifetimes: fences, stub_exports, waiter_comm })
-                .and_then(|t| Ok(serde_json::to_string(&t)?))
+            let precision = Duration::from_secs_f64(precision_ms / 1e3);
+            vgem::run(&vgem::Plan {
+                lifetimes: fences,
+                stub_exports,
+                waiter_comm,
+                precision,
+            })
+            .and_then(|t| Ok(serde_json::to_string(&t)?))
         }
     };
     match result {

@@ -21,12 +21,19 @@ impl Device {
     pub fn open() -> Result<Device> {
         for entry in std::fs::read_dir("/dev/dri").context("no /dev/dri: is vgem loaded?")? {
             let path = entry?.path();
-            if !path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("card")) {
+            if !path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("card"))
+            {
                 continue;
             }
             let card = OpenOptions::new().read(true).write(true).open(&path)?;
             let mut name = [0u8; 32];
-            let mut v = DrmVersion { name_len: name.len(), name: name.as_mut_ptr() as u64, ..Default::default() };
+            let mut v = DrmVersion {
+                name_len: name.len(),
+                name: name.as_mut_ptr() as u64,
+                ..Default::default()
+            };
             if ioctl(&card, DRM_IOCTL_VERSION, &mut v).is_ok() && name.starts_with(b"vgem") {
                 return Ok(Device { card });
             }
@@ -36,16 +43,29 @@ impl Device {
 
     /// A small dumb buffer: its GEM handle and a dma-buf fd for it.
     pub fn buffer(&self) -> Result<(u32, OwnedFd)> {
-        let mut d = CreateDumb { width: 64, height: 64, bpp: 32, ..Default::default() };
+        let mut d = CreateDumb {
+            width: 64,
+            height: 64,
+            bpp: 32,
+            ..Default::default()
+        };
         ioctl(&self.card, DRM_IOCTL_MODE_CREATE_DUMB, &mut d).context("CREATE_DUMB")?;
-        let mut p = PrimeHandle { handle: d.handle, flags: DRM_CLOEXEC | DRM_RDWR, fd: -1 };
+        let mut p = PrimeHandle {
+            handle: d.handle,
+            flags: DRM_CLOEXEC | DRM_RDWR,
+            fd: -1,
+        };
         ioctl(&self.card, DRM_IOCTL_PRIME_HANDLE_TO_FD, &mut p).context("PRIME_HANDLE_TO_FD")?;
         Ok((d.handle, owned(p.fd)))
     }
 
     /// Attaches a new write fence to the buffer; returns vgem's fence id.
     pub fn attach(&self, handle: u32) -> Result<u32> {
-        let mut a = VgemFenceAttach { handle, flags: VGEM_FENCE_WRITE, ..Default::default() };
+        let mut a = VgemFenceAttach {
+            handle,
+            flags: VGEM_FENCE_WRITE,
+            ..Default::default()
+        };
         ioctl(&self.card, DRM_IOCTL_VGEM_FENCE_ATTACH, &mut a).context("VGEM_FENCE_ATTACH")?;
         Ok(a.out_fence)
     }
@@ -58,14 +78,21 @@ impl Device {
 
 /// `DMA_BUF_IOCTL_EXPORT_SYNC_FILE` for reading: the buffer's write fence.
 pub fn export_sync_file(dmabuf: &impl AsRawFd) -> Result<OwnedFd> {
-    let mut e = ExportSyncFile { flags: DMA_BUF_SYNC_READ, fd: -1 };
+    let mut e = ExportSyncFile {
+        flags: DMA_BUF_SYNC_READ,
+        fd: -1,
+    };
     ioctl(dmabuf, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &mut e).context("EXPORT_SYNC_FILE")?;
     Ok(owned(e.fd))
 }
 
 /// poll(POLLIN) with a timeout; true when readable (the fence signalled).
 pub fn readable(fd: &impl AsRawFd, timeout_ms: i32) -> Result<bool> {
-    let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
     loop {
         // SAFETY: one valid pollfd.
         let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
@@ -85,6 +112,9 @@ pub struct Plan {
     pub lifetimes: Vec<(Duration, u32)>,
     pub stub_exports: u32,
     pub waiter_comm: String,
+    /// How far from the asked lifetime a fence may be before the producer
+    /// reports it as imprecise.
+    pub precision: Duration,
 }
 
 #[derive(Serialize)]
@@ -106,8 +136,30 @@ pub struct Truth {
 pub struct Injected {
     pub lifetime_ms: f64,
     pub count: u32,
+    /// attach-call → signal-call, as the producer measured it.
     pub measured_min_ms: f64,
     pub measured_max_ms: f64,
+    /// Longest attach and signal ioctls: the kernel stamps birth and signal
+    /// somewhere inside them.
+    pub attach_ioctl_max_ms: f64,
+    pub signal_ioctl_max_ms: f64,
+    /// Fences whose lifetime the producer cannot vouch for within
+    /// `precision_ms` (a stall of the machine, not of the tracer).
+    pub imprecise: Vec<Imprecise>,
+}
+
+#[derive(Serialize)]
+pub struct Imprecise {
+    pub index: u32,
+    pub measured_ms: f64,
+    pub attach_ioctl_ms: f64,
+    pub signal_ioctl_ms: f64,
+}
+
+/// Per fence: attach-call, attach-return, signal-call, signal-return.
+#[derive(Default)]
+struct Stamps {
+    lifetimes: Vec<(f64, f64, f64)>,
 }
 
 fn pipe() -> Result<(File, File)> {
@@ -172,7 +224,7 @@ pub fn run(plan: &Plan) -> Result<Truth> {
     let realtime = clock::realtime();
 
     let clock = Clock::monotonic();
-    let mut measured: Vec<(f64, f64)> = vec![(f64::MAX, 0.0); plan.lifetimes.len()];
+    let mut stamps: Vec<Stamps> = plan.lifetimes.iter().map(|_| Stamps::default()).collect();
     let mut left: Vec<u32> = plan.lifetimes.iter().map(|l| l.1).collect();
     let mut waits = 0;
     let mut ack = [0u8; 1];
@@ -189,12 +241,16 @@ pub fn run(plan: &Plan) -> Result<Truth> {
             // stamp, such as a tracer's first run, falls inside the wait).
             let born = clock.now();
             let fence = dev.attach(handle)?;
+            let attached = clock.now();
             token_tx.write_all(b"f")?;
             clock.sleep_until(born + *lifetime);
             let at = clock.now();
             dev.signal(fence)?;
-            let ms = (at - born).as_secs_f64() * 1e3;
-            measured[i] = (measured[i].0.min(ms), measured[i].1.max(ms));
+            let signalled = clock.now();
+            let ms = |d: Duration| d.as_secs_f64() * 1e3;
+            stamps[i]
+                .lifetimes
+                .push((ms(at - born), ms(attached - born), ms(signalled - at)));
             ack_rx.read_exact(&mut ack)?;
             waits += u32::from(ack[0] == b'w');
         }
@@ -219,13 +275,8 @@ pub fn run(plan: &Plan) -> Result<Truth> {
         lifetimes: plan
             .lifetimes
             .iter()
-            .zip(measured)
-            .map(|((d, n), (lo, hi))| Injected {
-                lifetime_ms: d.as_secs_f64() * 1e3,
-                count: *n,
-                measured_min_ms: lo,
-                measured_max_ms: hi,
-            })
+            .zip(stamps)
+            .map(|(l, s)| injected(l, &s, plan.precision))
             .collect(),
         fences: plan.lifetimes.iter().map(|l| l.1).sum(),
         stub_exports: plan.stub_exports,
@@ -233,4 +284,32 @@ pub fn run(plan: &Plan) -> Result<Truth> {
         waiter_comm: plan.waiter_comm.clone(),
         realtime,
     })
+}
+
+fn injected(&(lifetime, count): &(Duration, u32), s: &Stamps, precision: Duration) -> Injected {
+    let want = lifetime.as_secs_f64() * 1e3;
+    let slack = precision.as_secs_f64() * 1e3;
+    let max = |f: fn(&(f64, f64, f64)) -> f64| s.lifetimes.iter().map(f).fold(0.0, f64::max);
+    Injected {
+        lifetime_ms: want,
+        count,
+        measured_min_ms: s.lifetimes.iter().map(|l| l.0).fold(f64::MAX, f64::min),
+        measured_max_ms: max(|l| l.0),
+        attach_ioctl_max_ms: max(|l| l.1),
+        signal_ioctl_max_ms: max(|l| l.2),
+        // The kernel stamps birth inside the attach ioctl and the signal
+        // inside the signal ioctl: each may add up to that ioctl's time.
+        imprecise: s
+            .lifetimes
+            .iter()
+            .enumerate()
+            .filter(|(_, (m, a, sg))| m - want > slack || *a > slack || *sg > slack)
+            .map(|(i, &(m, a, sg))| Imprecise {
+                index: i as u32,
+                measured_ms: m,
+                attach_ioctl_ms: a,
+                signal_ioctl_ms: sg,
+            })
+            .collect(),
+    }
 }

@@ -18,7 +18,11 @@ pub struct Initramfs {
 impl Initramfs {
     fn push(&mut self, name: &str, kind: ModeFileType, perm: u32, data: Vec<u8>) -> Builder {
         self.ino += 1;
-        let b = Builder::new(name).ino(self.ino).mode(perm).set_mode_file_type(kind).nlink(1);
+        let b = Builder::new(name)
+            .ino(self.ino)
+            .mode(perm)
+            .set_mode_file_type(kind)
+            .nlink(1);
         self.entries.push((b.clone(), data));
         b
     }
@@ -48,7 +52,10 @@ impl Initramfs {
         };
         let data = match tool {
             Some(t) => {
-                let out = Command::new(t).arg("-dc").arg(from).output()
+                let out = Command::new(t)
+                    .arg("-dc")
+                    .arg(from)
+                    .output()
                     .with_context(|| format!("running {t} (install it: ./x setup)"))?;
                 anyhow::ensure!(out.status.success(), "{t} -dc {} failed", from.display());
                 out.stdout
@@ -60,7 +67,12 @@ impl Initramfs {
     }
 
     pub fn symlink(&mut self, name: &str, target: &str) {
-        self.push(name, ModeFileType::Symlink, 0o777, target.as_bytes().to_vec());
+        self.push(
+            name,
+            ModeFileType::Symlink,
+            0o777,
+            target.as_bytes().to_vec(),
+        );
     }
 
     pub fn char_dev(&mut self, name: &str, major: u32, minor: u32) {

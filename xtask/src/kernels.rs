@@ -63,11 +63,16 @@ fn archive() -> Result<(String, String)> {
     if let Ok(dir) = fs::read_dir("/etc/apt/sources.list.d") {
         let mut files: Vec<_> = dir.flatten().map(|e| e.path()).collect();
         files.sort();
-        for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "sources")) {
+        for f in files
+            .iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "sources"))
+        {
             let text = fs::read_to_string(f)?;
             let field = |name: &str| {
-                text.lines()
-                    .find_map(|l| l.strip_prefix(name).map(|v| v.split_whitespace().next().unwrap_or("").to_string()))
+                text.lines().find_map(|l| {
+                    l.strip_prefix(name)
+                        .map(|v| v.split_whitespace().next().unwrap_or("").to_string())
+                })
             };
             if let Some(uri) = field("URIs:").filter(|u| !u.is_empty()) {
                 return Ok((uri, field("Signed-By:").unwrap_or(default_key)));
@@ -91,7 +96,9 @@ struct PrivateApt {
 
 impl PrivateApt {
     fn new(series: Series, arch: Arch) -> Result<PrivateApt> {
-        let dir = cache::dir().join("apt").join(format!("{}-{}", series.suite(), arch.debian()));
+        let dir = cache::dir()
+            .join("apt")
+            .join(format!("{}-{}", series.suite(), arch.debian()));
         fs::create_dir_all(dir.join("lists/partial"))?;
         fs::create_dir_all(dir.join("archives/partial"))?;
         let (uri, key) = archive()?;
@@ -107,12 +114,18 @@ impl PrivateApt {
         let mut c = Command::new(program);
         let d = &self.dir;
         for o in [
-            format!("Dir::Etc::sourcelist={}", d.join("private.sources").display()),
+            format!(
+                "Dir::Etc::sourcelist={}",
+                d.join("private.sources").display()
+            ),
             "Dir::Etc::sourceparts=-".into(),
             format!("Dir::State::Lists={}", d.join("lists").display()),
             format!("Dir::Cache::archives={}", d.join("archives").display()),
             format!("Dir::Cache::pkgcache={}", d.join("pkgcache.bin").display()),
-            format!("Dir::Cache::srcpkgcache={}", d.join("srcpkgcache.bin").display()),
+            format!(
+                "Dir::Cache::srcpkgcache={}",
+                d.join("srcpkgcache.bin").display()
+            ),
             format!("APT::Architecture={}", self.arch.debian()),
             format!("APT::Architectures={}", self.arch.debian()),
         ] {
@@ -136,18 +149,28 @@ impl PrivateApt {
     }
 
     fn download(&self, pkg: &str, into: &Path) -> Result<()> {
-        run(self.cmd("apt-get").current_dir(into).args(["-qq", "download", pkg]))
+        run(self
+            .cmd("apt-get")
+            .current_dir(into)
+            .args(["-qq", "download", pkg]))
     }
 }
 
 /// Fetches (once) and unpacks the kernel of `series` for `arch`.
 pub fn fetch(series: Series, arch: Arch) -> Result<Kernel> {
-    let root = cache::dir().join("kernels").join(format!("{}-{}", series.name(), arch.name()));
+    let root = cache::dir()
+        .join("kernels")
+        .join(format!("{}-{}", series.name(), arch.name()));
     let done = root.join("release");
     if let Ok(release) = fs::read_to_string(&done) {
         return locate(series, arch, &root, release.trim());
     }
-    eprintln!("xtask: fetching Debian's {} kernel for {} ({})", series.name(), arch.debian(), series.suite());
+    eprintln!(
+        "xtask: fetching Debian's {} kernel for {} ({})",
+        series.name(),
+        arch.debian(),
+        series.suite()
+    );
     let apt = PrivateApt::new(series, arch)?;
     apt.update()?;
     let meta = format!("linux-image-{}", arch.debian());
@@ -155,12 +178,19 @@ pub fn fetch(series: Series, arch: Arch) -> Result<Kernel> {
         .depends(&meta)?
         .into_iter()
         .find(|d| d.starts_with("linux-image-"))
-        .with_context(|| format!("{meta} in {} depends on no linux-image package", series.suite()))?;
+        .with_context(|| {
+            format!(
+                "{meta} in {} depends on no linux-image package",
+                series.suite()
+            )
+        })?;
     let release = image.trim_start_matches("linux-image-").to_string();
     // Newer packaging splits the image into -binary and -modules packages.
     let mut packages = vec![image.clone()];
     for dep in apt.depends(&image)? {
-        if dep.ends_with(&release) && (dep.starts_with("linux-binary-") || dep.starts_with("linux-modules-")) {
+        if dep.ends_with(&release)
+            && (dep.starts_with("linux-binary-") || dep.starts_with("linux-modules-"))
+        {
             packages.push(dep);
         }
     }
@@ -173,11 +203,17 @@ pub fn fetch(series: Series, arch: Arch) -> Result<Kernel> {
         apt.download(p, &debs)?;
     }
     for deb in fs::read_dir(&debs)? {
-        run(Command::new("dpkg-deb").arg("-x").arg(deb?.path()).arg(&tree))?;
+        run(Command::new("dpkg-deb")
+            .arg("-x")
+            .arg(deb?.path())
+            .arg(&tree))?;
     }
     fs::remove_dir_all(&debs)?;
     let kernel = locate(series, arch, &root, &release)?;
-    run(Command::new("depmod").arg("-b").arg(&kernel.module_base).arg(&release))?;
+    run(Command::new("depmod")
+        .arg("-b")
+        .arg(&kernel.module_base)
+        .arg(&release))?;
     fs::write(&done, &release)?;
     Ok(kernel)
 }
@@ -191,12 +227,21 @@ fn locate(series: Series, arch: Arch, root: &Path, release: &str) -> Result<Kern
         .with_context(|| format!("no lib/modules/{release} in {}", tree.display()))?;
     let image = [
         tree.join("boot").join(format!("vmlinuz-{release}")),
-        module_base.join("lib/modules").join(release).join("vmlinuz"),
+        module_base
+            .join("lib/modules")
+            .join(release)
+            .join("vmlinuz"),
     ]
     .into_iter()
     .find(|p| p.is_file())
     .with_context(|| format!("no kernel image for {release} in {}", tree.display()))?;
-    Ok(Kernel { series, arch, release: release.to_string(), image, module_base })
+    Ok(Kernel {
+        series,
+        arch,
+        release: release.to_string(),
+        image,
+        module_base,
+    })
 }
 
 impl Kernel {
@@ -217,10 +262,17 @@ impl Kernel {
 
     /// The kernel's build configuration, as Debian ships it.
     pub fn config(&self) -> Result<String> {
-        let tree = self.module_base.ancestors().find(|p| p.ends_with("tree")).unwrap_or(&self.module_base);
+        let tree = self
+            .module_base
+            .ancestors()
+            .find(|p| p.ends_with("tree"))
+            .unwrap_or(&self.module_base);
         for p in [
             tree.join("boot").join(format!("config-{}", self.release)),
-            self.module_base.join("lib/modules").join(&self.release).join("config"),
+            self.module_base
+                .join("lib/modules")
+                .join(&self.release)
+                .join("config"),
         ] {
             if let Ok(c) = fs::read_to_string(&p) {
                 return Ok(c);

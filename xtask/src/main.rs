@@ -66,11 +66,22 @@ fn dispatch() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Demo { kernel, arch } => demo(kernel, arch),
         Cmd::Test { no_vm } => test(no_vm),
-        Cmd::Vm { kernel, arch, scenario, console } => vm(kernel, arch, &scenario, console),
+        Cmd::Vm {
+            kernel,
+            arch,
+            scenario,
+            console,
+        } => vm(kernel, arch, &scenario, console),
         Cmd::Kernels { arch } => {
             for s in [Series::V6_12, Series::V6_1] {
                 let k = kernels::fetch(s, arch)?;
-                println!("{} {}: {} ({})", s.name(), arch.name(), k.release, k.image.display());
+                println!(
+                    "{} {}: {} ({})",
+                    s.name(),
+                    arch.name(),
+                    k.release,
+                    k.image.display()
+                );
             }
             Ok(())
         }
@@ -80,15 +91,36 @@ fn dispatch() -> Result<()> {
 fn demo(series: Series, arch: Arch) -> Result<()> {
     let kernel = kernels::fetch(series, arch)?;
     let bins = build::guest_bins(arch)?;
-    eprintln!("xtask: booting Debian's {} ({}) under QEMU; fencescope watches a vgem workload", kernel.release, arch.name());
+    eprintln!(
+        "xtask: booting Debian's {} ({}) under QEMU; fencescope watches a vgem workload",
+        kernel.release,
+        arch.name()
+    );
     let boot = scenario::run(&scenario::demo(), &kernel, &bins)?;
     if boot.exit != Some(0) {
-        bail!("the demo failed in the guest (exit {:?}); console tail:\n{}", boot.exit, xtask::qemu::tail(&boot.console, 60));
+        bail!(
+            "the demo failed in the guest (exit {:?}); console tail:\n{}",
+            boot.exit,
+            xtask::qemu::tail(&boot.console, 60)
+        );
     }
-    println!("== fencescope probe (in the guest) ==\n{}", boot.file("probe.txt")?);
-    println!("== what the workload injected ==\n{}", boot.file("truth.json")?.trim());
-    println!("\n== fencescope watch: its report ==\n{}", boot.file("report.txt")?);
-    eprintln!("xtask: demo done in {:.1} s ({:?})", boot.wall.as_secs_f64(), boot.accel);
+    println!(
+        "== fencescope probe (in the guest) ==\n{}",
+        boot.file("probe.txt")?
+    );
+    println!(
+        "== what the workload injected ==\n{}",
+        boot.file("truth.json")?.trim()
+    );
+    println!(
+        "\n== fencescope watch: its report ==\n{}",
+        boot.file("report.txt")?
+    );
+    eprintln!(
+        "xtask: demo done in {:.1} s ({:?})",
+        boot.wall.as_secs_f64(),
+        boot.accel
+    );
     Ok(())
 }
 
@@ -107,7 +139,13 @@ fn vm(series: Series, arch: Arch, name: &str, console: bool) -> Result<()> {
     for (name, body) in &boot.files {
         println!("== {name} ==\n{body}");
     }
-    println!("exit {:?}, {:.1} s wall, {:?}{}", boot.exit, boot.wall.as_secs_f64(), boot.accel, if boot.retried { ", retried once" } else { "" });
+    println!(
+        "exit {:?}, {:.1} s wall, {:?}{}",
+        boot.exit,
+        boot.wall.as_secs_f64(),
+        boot.accel,
+        if boot.retried { ", retried once" } else { "" }
+    );
     if boot.exit != Some(0) {
         bail!("scenario failed");
     }
@@ -116,11 +154,27 @@ fn vm(series: Series, arch: Arch, name: &str, console: bool) -> Result<()> {
 
 fn test(no_vm: bool) -> Result<()> {
     run(cargo().args(["fmt", "--all", "--check"])).context("cargo fmt: run `cargo fmt --all`")?;
-    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     run(cargo().args(["test", "--workspace", "--exclude", "fencescope-ebpf"]))?;
     if !no_vm {
         // One guest at a time: two TCG guests on two cores distort timings.
-        run(cargo().args(["test", "-p", "xtask", "--test", "vm", "--", "--ignored", "--test-threads=1"]))?;
+        run(cargo().args([
+            "test",
+            "-p",
+            "xtask",
+            "--test",
+            "vm",
+            "--",
+            "--ignored",
+            "--test-threads=1",
+        ]))?;
     }
     Ok(())
 }

@@ -44,7 +44,10 @@ pub struct Boot {
 impl Boot {
     pub fn file(&self, name: &str) -> Result<&str> {
         self.files.get(name).map(String::as_str).with_context(|| {
-            format!("the guest wrote no {name}; console tail:\n{}", tail(&self.console, 60))
+            format!(
+                "the guest wrote no {name}; console tail:\n{}",
+                tail(&self.console, 60)
+            )
         })
     }
 }
@@ -79,7 +82,14 @@ fn parse(console: &str) -> (bool, BTreeMap<String, String>, Option<i32>) {
     (reached, files, exit)
 }
 
-fn command(arch: Arch, accel: Accel, kernel: &Path, initrd: &Path, console: &Path, cpus: u32) -> Command {
+fn command(
+    arch: Arch,
+    accel: Accel,
+    kernel: &Path,
+    initrd: &Path,
+    console: &Path,
+    cpus: u32,
+) -> Command {
     let (bin, machine, cpu, tty) = match arch {
         Arch::X86_64 => ("qemu-system-x86_64", "pc", "max", "ttyS0"),
         Arch::Aarch64 => ("qemu-system-aarch64", "virt", "cortex-a72", "ttyAMA0"),
@@ -99,18 +109,29 @@ fn command(arch: Arch, accel: Accel, kernel: &Path, initrd: &Path, console: &Pat
         // preempt=full: under emulation a kernel path runs tens of times
         // slower, and a workload's real-time producer must not wait for one
         // to reach a voluntary preemption point to meet its deadline.
-        .arg(format!("console={tty} panic=-1 quiet loglevel=1 preempt=full"))
+        .arg(format!(
+            "console={tty} panic=-1 quiet loglevel=1 preempt=full"
+        ))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     match accel {
         Accel::Kvm => c.args(["-enable-kvm", "-cpu", "host"]),
-        Accel::Tcg => c.args(["-accel", "tcg", "-cpu", cpu]),
+        // icount: guest time advances with guest instructions (1 ns each)
+        // and jumps over idle time, so a host that descheduled QEMU or a
+        // first-run translation cannot stretch a fence the workload timed:
+        // the truth tests compare against exact injected lifetimes.
+        Accel::Tcg => c.args(["-accel", "tcg", "-cpu", cpu, "-icount", "shift=0,sleep=off"]),
     };
     c
 }
 
-fn wait(child: &mut Child, console: &Path, timeout: Duration, init_within: Option<Duration>) -> Result<()> {
+fn wait(
+    child: &mut Child,
+    console: &Path,
+    timeout: Duration,
+    init_within: Option<Duration>,
+) -> Result<()> {
     let start = Instant::now();
     loop {
         if child.try_wait()?.is_some() {
@@ -119,7 +140,9 @@ fn wait(child: &mut Child, console: &Path, timeout: Duration, init_within: Optio
         let elapsed = start.elapsed();
         if let Some(limit) = init_within
             && elapsed > limit
-            && !fs::read_to_string(console).unwrap_or_default().contains(INIT_MARK)
+            && !fs::read_to_string(console)
+                .unwrap_or_default()
+                .contains(INIT_MARK)
         {
             let _ = child.kill();
             let _ = child.wait();
@@ -148,21 +171,42 @@ fn pick_accel(arch: Arch, kernel: &Path, initrd: &Path, work: &Path) -> Result<A
     let host = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let verdict = cache::dir().join(format!("kvm-verdict-{}", host.trim()));
     if let Ok(v) = fs::read_to_string(&verdict) {
-        return Ok(if v.trim() == "kvm" { Accel::Kvm } else { Accel::Tcg });
+        return Ok(if v.trim() == "kvm" {
+            Accel::Kvm
+        } else {
+            Accel::Tcg
+        });
     }
     let console = work.join("kvm-probe.log");
     let mut child = command(arch, Accel::Kvm, kernel, initrd, &console, 1).spawn()?;
-    wait(&mut child, &console, Duration::from_secs(20), Some(Duration::from_secs(20)))?;
-    let ok = fs::read_to_string(&console).unwrap_or_default().contains(INIT_MARK);
+    wait(
+        &mut child,
+        &console,
+        Duration::from_secs(20),
+        Some(Duration::from_secs(20)),
+    )?;
+    let ok = fs::read_to_string(&console)
+        .unwrap_or_default()
+        .contains(INIT_MARK);
     let accel = if ok { Accel::Kvm } else { Accel::Tcg };
     fs::create_dir_all(cache::dir())?;
     fs::write(&verdict, if ok { "kvm" } else { "tcg" })?;
-    eprintln!("xtask: KVM {} here; using {accel:?} from now on", if ok { "works" } else { "does not work" });
+    eprintln!(
+        "xtask: KVM {} here; using {accel:?} from now on",
+        if ok { "works" } else { "does not work" }
+    );
     Ok(accel)
 }
 
 /// Boots `kernel` with `initrd` until the guest powers off or `timeout`.
-pub fn boot(arch: Arch, kernel: &Path, initrd: &Path, work: &Path, cpus: u32, timeout: Duration) -> Result<Boot> {
+pub fn boot(
+    arch: Arch,
+    kernel: &Path,
+    initrd: &Path,
+    work: &Path,
+    cpus: u32,
+    timeout: Duration,
+) -> Result<Boot> {
     let accel = pick_accel(arch, kernel, initrd, work)?;
     let mut retried = false;
     loop {
@@ -171,7 +215,9 @@ pub fn boot(arch: Arch, kernel: &Path, initrd: &Path, work: &Path, cpus: u32, ti
         let start = Instant::now();
         let mut child = command(arch, accel, kernel, initrd, &console, cpus)
             .spawn()
-            .with_context(|| format!("starting QEMU for {} (install it: ./x setup)", arch.name()))?;
+            .with_context(|| {
+                format!("starting QEMU for {} (install it: ./x setup)", arch.name())
+            })?;
         // Init within a minute even under TCG; the rest is the scenario's.
         wait(&mut child, &console, timeout, Some(Duration::from_secs(90)))?;
         let wall = start.elapsed();
@@ -184,7 +230,9 @@ pub fn boot(arch: Arch, kernel: &Path, initrd: &Path, work: &Path, cpus: u32, ti
         let (reached, files, exit) = parse(&text);
         if !reached {
             if !retried {
-                eprintln!("xtask: the guest never reached /init (flaky early boot); booting once more");
+                eprintln!(
+                    "xtask: the guest never reached /init (flaky early boot); booting once more"
+                );
                 retried = true;
                 continue;
             }
@@ -195,9 +243,19 @@ pub fn boot(arch: Arch, kernel: &Path, initrd: &Path, work: &Path, cpus: u32, ti
             );
         }
         if exit.is_none() && wall >= timeout {
-            bail!("the guest did not finish within {timeout:?}; console tail:\n{}", tail(&text, 60));
+            bail!(
+                "the guest did not finish within {timeout:?}; console tail:\n{}",
+                tail(&text, 60)
+            );
         }
-        return Ok(Boot { console: text, files, exit, wall, accel, retried });
+        return Ok(Boot {
+            console: text,
+            files,
+            exit,
+            wall,
+            accel,
+            retried,
+        });
     }
 }
 

@@ -20,7 +20,10 @@ pub struct Scenario {
     /// back to the host.
     pub script: String,
     pub timeout: Duration,
-    /// Guest CPUs.
+    /// Guest CPUs. Timing scenarios use one: with icount, several vCPUs take
+    /// turns on one host thread and the guest clock runs on while the
+    /// producer's vCPU waits its turn, so a deadline slips by the other's
+    /// slice. On one CPU the SCHED_FIFO producer preempts everything.
     pub cpus: u32,
 }
 
@@ -68,10 +71,12 @@ fn busybox() -> Result<PathBuf> {
 
 /// Builds the initramfs for `scenario` on `kernel` and boots it.
 pub fn run(scenario: &Scenario, kernel: &Kernel, bins: &GuestBins) -> Result<Boot> {
-    let work = workspace_root()
-        .join("target")
-        .join("vm")
-        .join(format!("{}-{}-{}", kernel.series.name(), kernel.arch.name(), scenario.name));
+    let work = workspace_root().join("target").join("vm").join(format!(
+        "{}-{}-{}",
+        kernel.series.name(),
+        kernel.arch.name(),
+        scenario.name
+    ));
     std::fs::create_dir_all(&work)?;
     let initrd = work.join("initrd.cpio");
     let mut fs = Initramfs::default();
@@ -100,11 +105,21 @@ pub fn run(scenario: &Scenario, kernel: &Kernel, bins: &GuestBins) -> Result<Boo
     }
     fs.file("modules/order", 0o644, order.into_bytes());
     fs.write(&initrd)?;
-    qemu::boot(kernel.arch, &kernel.image, &initrd, &work, scenario.cpus, scenario.timeout)
+    qemu::boot(
+        kernel.arch,
+        &kernel.image,
+        &initrd,
+        &work,
+        scenario.cpus,
+        scenario.timeout,
+    )
 }
 
 fn module_name(ko: &Path) -> String {
-    let file = ko.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let file = ko
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
     file.split(".ko").next().unwrap_or(&file).to_string()
 }
 
@@ -114,8 +129,13 @@ fn guest_busybox(kernel: &Kernel) -> Result<PathBuf> {
     if kernel.arch == crate::Arch::host() {
         return busybox();
     }
-    let p = cache::dir().join("busybox").join(kernel.arch.debian()).join("busybox");
-    p.is_file().then_some(p.clone()).with_context(|| format!("no {} busybox at {}", kernel.arch.debian(), p.display()))
+    let p = cache::dir()
+        .join("busybox")
+        .join(kernel.arch.debian())
+        .join("busybox");
+    p.is_file()
+        .then_some(p.clone())
+        .with_context(|| format!("no {} busybox at {}", kernel.arch.debian(), p.display()))
 }
 
 /// Lifetimes the truth workload injects: (ms, count).
@@ -124,12 +144,27 @@ pub const TRUTH_FENCES: [(f64, u32); 2] = [(5.0, 200), (20.0, 200)];
 pub const TRUTH_STUB_EXPORTS: u32 = 20;
 
 /// Under TCG the first run of a kernel path is translated first and takes
-/// milliseconds: run the workload's paths once before anything is measured.
-const WARM_UP: &str = "fence-workload vgem --fences 5:10 --fences 20:2 --stub-exports 2 >/dev/null || exit 1\n";
+/// milliseconds, and enabling a tracepoint patches kernel text, which is
+/// translated again. So a throwaway fencescope enables the hooks, the
+/// workload's paths run once, and only then do the measured tracers attach
+/// (to already enabled tracepoints) while the throwaway one still holds them.
+const WARM_UP: &str = "fencescope watch >/dev/null 2>/tmp/warm.err &
+WARM=$!
+wait_for /tmp/warm.err watching 120 || exit 1
+fence-workload vgem --fences 5:10 --fences 20:2 --stub-exports 2 >/dev/null || exit 1
+";
+/// Ends the throwaway tracer once the measured ones are attached.
+const WARM_DONE: &str = "kill -INT $WARM; wait $WARM\n";
 
 fn workload_cmd() -> String {
-    let fences: Vec<String> = TRUTH_FENCES.iter().map(|(ms, n)| format!("--fences {ms}:{n}")).collect();
-    format!("fence-workload vgem {} --stub-exports {TRUTH_STUB_EXPORTS}", fences.join(" "))
+    let fences: Vec<String> = TRUTH_FENCES
+        .iter()
+        .map(|(ms, n)| format!("--fences {ms}:{n}"))
+        .collect();
+    format!(
+        "fence-workload vgem {} --stub-exports {TRUTH_STUB_EXPORTS}",
+        fences.join(" ")
+    )
 }
 
 /// The truth run: one fencescope recording with the raw tracepoint (and
@@ -142,10 +177,13 @@ pub fn truth(kprobe_mode: Option<&str>) -> Scenario {
         "fencescope record --attach raw-tracepoint -o /tmp/raw.fsc --report json >/tmp/raw.json 2>/tmp/raw.err &\nR=$!\n",
     );
     if let Some(mode) = kprobe_mode {
-        s += &format!("fencescope watch --attach {mode} --format json >/tmp/second.json 2>/tmp/second.err &\nK=$!\n");
+        s += &format!(
+            "fencescope watch --attach {mode} --format json >/tmp/second.json 2>/tmp/second.err &\nK=$!\n"
+        );
         s += "wait_for /tmp/second.err watching 120 || exit 1\n";
     }
     s += "wait_for /tmp/raw.err watching 120 || exit 1\n";
+    s += WARM_DONE;
     s += &format!("{} >/tmp/truth.json || exit 1\n", workload_cmd());
     s += "sleep 0.5\nkill -INT $R\nwait $R || { cat /tmp/raw.err; exit 1; }\n";
     if kprobe_mode.is_some() {
@@ -154,7 +192,13 @@ pub fn truth(kprobe_mode: Option<&str>) -> Scenario {
     s += "fencescope report /tmp/raw.fsc --format json >/tmp/replay.json || exit 1\n";
     s += "emit truth.json /tmp/truth.json\nemit raw.json /tmp/raw.json\nemit replay.json /tmp/replay.json\n";
     s += "emit raw.err /tmp/raw.err\nbase64 /tmp/raw.fsc >/tmp/raw.b64\nemit raw.fsc.b64 /tmp/raw.b64\n";
-    Scenario { name: "truth".into(), modules: vec!["vgem"], script: s, timeout: Duration::from_secs(600), cpus: std::env::var("VMCPUS").ok().and_then(|v| v.parse().ok()).unwrap_or(2) }
+    Scenario {
+        name: "truth".into(),
+        modules: vec!["vgem"],
+        script: s,
+        timeout: Duration::from_secs(600),
+        cpus: 1,
+    }
 }
 
 /// The demo: what fencescope says about the kernel, then a live watch of the
@@ -164,8 +208,15 @@ pub fn demo() -> Scenario {
     s.push_str("fencescope probe >/tmp/probe.txt 2>&1\nemit probe.txt /tmp/probe.txt\n");
     s += "fencescope watch >/tmp/report.txt 2>/tmp/watch.err &\nW=$!\n";
     s += "wait_for /tmp/watch.err watching 120 || exit 1\n";
+    s += WARM_DONE;
     s += &format!("{} >/tmp/truth.json || exit 1\n", workload_cmd());
     s += "sleep 0.5\nkill -INT $W\nwait $W || { cat /tmp/watch.err; exit 1; }\n";
     s += "emit report.txt /tmp/report.txt\nemit truth.json /tmp/truth.json\n";
-    Scenario { name: "demo".into(), modules: vec!["vgem"], script: s, timeout: Duration::from_secs(600), cpus: std::env::var("VMCPUS").ok().and_then(|v| v.parse().ok()).unwrap_or(2) }
+    Scenario {
+        name: "demo".into(),
+        modules: vec!["vgem"],
+        script: s,
+        timeout: Duration::from_secs(600),
+        cpus: 1,
+    }
 }

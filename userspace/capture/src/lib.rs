@@ -57,13 +57,21 @@ pub enum Error {
     Io(String, std::io::Error),
     #[error("{0}: empty file, not a capture (was the recording stopped before it started?)")]
     Empty(String),
-    #[error("{0}: not a fencescope capture (no FNCSCOPE header); give a file written by `fencescope record`")]
+    #[error(
+        "{0}: not a fencescope capture (no FNCSCOPE header); give a file written by `fencescope record`"
+    )]
     Foreign(String),
-    #[error("{0}: capture header is cut short ({1} bytes): the file was truncated right at the start")]
+    #[error(
+        "{0}: capture header is cut short ({1} bytes): the file was truncated right at the start"
+    )]
     ShortHeader(String, usize),
-    #[error("{0}: written by a newer fencescope (capture format {1}, this one reads up to {2}): use a newer fencescope")]
+    #[error(
+        "{0}: written by a newer fencescope (capture format {1}, this one reads up to {2}): use a newer fencescope"
+    )]
     NewerFormat(String, u32, u32),
-    #[error("{0}: records use event schema {1}, this fencescope reads up to {2}: use a newer fencescope")]
+    #[error(
+        "{0}: records use event schema {1}, this fencescope reads up to {2}: use a newer fencescope"
+    )]
     NewerSchema(String, u32, u32),
     #[error("{0}: capture header is damaged: {1}")]
     BadInfo(String, String),

@@ -2,7 +2,9 @@ use std::path::Path;
 
 use fencescope_schema::{Kind, SCHEMA_VERSION};
 
-use crate::{CHUNK_MAGIC, END_MAGIC, Error, FORMAT_VERSION, Info, MAGIC, MAX_CHUNK_LEN, MAX_INFO_LEN};
+use crate::{
+    CHUNK_MAGIC, END_MAGIC, Error, FORMAT_VERSION, Info, MAGIC, MAX_CHUNK_LEN, MAX_INFO_LEN,
+};
 
 /// How far a read got.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -57,18 +59,30 @@ impl Capture {
         }
         let info_len = u32_at(&data, 12);
         if info_len > MAX_INFO_LEN {
-            return Err(Error::BadInfo(name, format!("header claims {info_len} bytes")));
+            return Err(Error::BadInfo(
+                name,
+                format!("header claims {info_len} bytes"),
+            ));
         }
         let body = 16 + info_len as usize;
         if data.len() < body {
             return Err(Error::ShortHeader(name, data.len()));
         }
-        let info: Info =
-            serde_json::from_slice(&data[16..body]).map_err(|e| Error::BadInfo(name.clone(), e.to_string()))?;
+        let info: Info = serde_json::from_slice(&data[16..body])
+            .map_err(|e| Error::BadInfo(name.clone(), e.to_string()))?;
         if info.schema_version > SCHEMA_VERSION {
-            return Err(Error::NewerSchema(name, info.schema_version, SCHEMA_VERSION));
+            return Err(Error::NewerSchema(
+                name,
+                info.schema_version,
+                SCHEMA_VERSION,
+            ));
         }
-        Ok(Capture { info, name, data, body })
+        Ok(Capture {
+            info,
+            name,
+            data,
+            body,
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -88,7 +102,10 @@ impl Capture {
             if d.len() - at >= 12 && &d[at..at + 4] == END_MAGIC {
                 let total = u64::from_le_bytes(d[at + 4..at + 12].try_into().expect("eight bytes"));
                 if total != out.records {
-                    out.stopped = stop(format!("end marker counts {total} records, chunks held {}", out.records));
+                    out.stopped = stop(format!(
+                        "end marker counts {total} records, chunks held {}",
+                        out.records
+                    ));
                 } else if at + 12 != d.len() {
                     out.stopped = stop("bytes after the end marker (damaged file)".into());
                 }
@@ -103,8 +120,12 @@ impl Capture {
                 out.stopped = stop("not a chunk (damaged file)".into());
                 break;
             }
-            let (packed_len, raw_len, records, crc) =
-                (u32_at(d, at + 4), u32_at(d, at + 8), u32_at(d, at + 12), u32_at(d, at + 16));
+            let (packed_len, raw_len, records, crc) = (
+                u32_at(d, at + 4),
+                u32_at(d, at + 8),
+                u32_at(d, at + 12),
+                u32_at(d, at + 16),
+            );
             if packed_len > MAX_CHUNK_LEN || raw_len > MAX_CHUNK_LEN {
                 out.stopped = stop("chunk sizes out of range (damaged file)".into());
                 break;
@@ -112,7 +133,8 @@ impl Capture {
             let start = at + 20;
             let end = start + packed_len as usize;
             if end > d.len() {
-                out.stopped = stop("the last chunk is cut short (the recording was killed?)".into());
+                out.stopped =
+                    stop("the last chunk is cut short (the recording was killed?)".into());
                 break;
             }
             let packed = &d[start..end];
@@ -173,7 +195,10 @@ fn split(raw: &[u8], records: u32) -> Result<Vec<(usize, usize)>, String> {
         at = end;
     }
     if spans.len() != records as usize {
-        return Err(format!("chunk says {records} records, holds {}", spans.len()));
+        return Err(format!(
+            "chunk says {records} records, holds {}",
+            spans.len()
+        ));
     }
     Ok(spans)
 }

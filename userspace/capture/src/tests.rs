@@ -5,11 +5,26 @@ use proptest::prelude::*;
 
 fn record(i: u64) -> Vec<u8> {
     let r = FenceDestroy {
-        header: Header { kind: Kind::FenceDestroy as u16, via: 2, _pad: 0, cpu: 0, ts_ns: i, tgid: 1, tid: 1, comm: [0; 16] },
+        header: Header {
+            kind: Kind::FenceDestroy as u16,
+            via: 2,
+            _pad: 0,
+            cpu: 0,
+            ts_ns: i,
+            tgid: 1,
+            tid: 1,
+            comm: [0; 16],
+        },
         fence: 0xffff_0000 + i,
     };
     // SAFETY: repr(C) plain data with explicit padding.
-    unsafe { std::slice::from_raw_parts((&r as *const FenceDestroy).cast::<u8>(), size_of::<FenceDestroy>()) }.to_vec()
+    unsafe {
+        std::slice::from_raw_parts(
+            (&r as *const FenceDestroy).cast::<u8>(),
+            size_of::<FenceDestroy>(),
+        )
+    }
+    .to_vec()
 }
 
 fn temp(tag: &str) -> std::path::PathBuf {
@@ -20,7 +35,12 @@ fn temp(tag: &str) -> std::path::PathBuf {
 
 fn capture(records: u64, chunk_every: u64) -> Vec<u8> {
     let dir = temp("capture");
-    let info = Info { tool_version: "test".into(), schema_version: 1, kernel_release: "6.12".into(), ..Info::default() };
+    let info = Info {
+        tool_version: "test".into(),
+        schema_version: 1,
+        kernel_release: "6.12".into(),
+        ..Info::default()
+    };
     let mut w = Writer::create(&dir, &info).unwrap();
     for i in 0..records {
         w.push(&record(i)).unwrap();
@@ -44,7 +64,14 @@ fn replay(bytes: Vec<u8>) -> Result<(Vec<Vec<u8>>, Outcome), Error> {
 #[test]
 fn round_trip_keeps_every_record_in_order() {
     let (got, out) = replay(capture(1000, 100)).unwrap();
-    assert_eq!(out, Outcome { chunks: 10, records: 1000, stopped: None });
+    assert_eq!(
+        out,
+        Outcome {
+            chunks: 10,
+            records: 1000,
+            stopped: None
+        }
+    );
     assert!(got == (0..1000).map(record).collect::<Vec<_>>());
     let (got, out) = replay(capture(0, 1)).unwrap();
     assert_eq!((got.len(), out.stopped), (0, None));
@@ -59,7 +86,7 @@ fn a_capture_cut_anywhere_reads_its_complete_chunks() {
     for cut in 0..full.len() {
         let r = replay(full[..cut].to_vec());
         if cut < header_end {
-            let e = r.err().expect("a cut header is an error").to_string();
+            let e = r.expect_err("a cut header is an error").to_string();
             assert!(e.starts_with("t.fsc: "), "{e}");
             assert!(!e.contains('\n'));
             continue;
@@ -68,7 +95,10 @@ fn a_capture_cut_anywhere_reads_its_complete_chunks() {
         // Records come only in whole chunks, and all of them up to the cut.
         assert_eq!(got.len() as u64, out.records);
         assert_eq!(out.records, out.chunks * 10);
-        assert!(got == (0..out.records).map(record).collect::<Vec<_>>(), "cut at {cut}");
+        assert!(
+            got == (0..out.records).map(record).collect::<Vec<_>>(),
+            "cut at {cut}"
+        );
         // Only the whole file ends cleanly; any cut says it was interrupted.
         assert!(out.stopped.is_some(), "cut at {cut}");
     }
@@ -78,12 +108,20 @@ fn a_capture_cut_anywhere_reads_its_complete_chunks() {
 fn bad_files_get_one_clear_line() {
     let cases: Vec<(Vec<u8>, &str)> = vec![
         (Vec::new(), "empty file"),
-        (b"hello, this is a text file\n".to_vec(), "not a fencescope capture"),
-        ((0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect(), "not a fencescope capture"),
+        (
+            b"hello, this is a text file\n".to_vec(),
+            "not a fencescope capture",
+        ),
+        (
+            (0..4096u32)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+                .collect(),
+            "not a fencescope capture",
+        ),
         (b"FNCS".to_vec(), "cut short"),
     ];
     for (bytes, want) in cases {
-        let e = replay(bytes).err().expect("refused").to_string();
+        let e = replay(bytes).expect_err("refused").to_string();
         assert!(e.contains(want), "{e}");
         assert!(!e.contains('\n'), "{e}");
     }
@@ -96,7 +134,10 @@ fn newer_versions_are_refused_with_what_to_do() {
     let e = replay(newer).err().unwrap().to_string();
     assert!(e.contains("newer fencescope"), "{e}");
 
-    let info = Info { schema_version: fencescope_schema::SCHEMA_VERSION + 1, ..Info::default() };
+    let info = Info {
+        schema_version: fencescope_schema::SCHEMA_VERSION + 1,
+        ..Info::default()
+    };
     let path = temp("newer-schema");
     Writer::create(&path, &info).unwrap().finish().unwrap();
     let e = read(&path).err().unwrap().to_string();

@@ -33,8 +33,16 @@ impl Writer {
         head.extend_from_slice(&(json.len() as u32).to_le_bytes());
         head.extend_from_slice(&json);
         file.write_all(&head)?;
-        let stats = Stats { file_bytes: head.len() as u64, ..Stats::default() };
-        Ok(Writer { file, buf: Vec::with_capacity(CHUNK_BYTES + 4096), buf_records: 0, stats })
+        let stats = Stats {
+            file_bytes: head.len() as u64,
+            ..Stats::default()
+        };
+        Ok(Writer {
+            file,
+            buf: Vec::with_capacity(CHUNK_BYTES + 4096),
+            buf_records: 0,
+            stats,
+        })
     }
 
     /// Adds one schema record; writes a chunk when enough have gathered.
@@ -53,7 +61,10 @@ impl Writer {
         if self.buf_records == 0 {
             return Ok(());
         }
-        let packed = ruzstd::encoding::compress_to_vec(&self.buf[..], ruzstd::encoding::CompressionLevel::Fastest);
+        let packed = ruzstd::encoding::compress_to_vec(
+            &self.buf[..],
+            ruzstd::encoding::CompressionLevel::Fastest,
+        );
         let mut chunk = Vec::with_capacity(20 + packed.len());
         chunk.extend_from_slice(CHUNK_MAGIC);
         chunk.extend_from_slice(&(packed.len() as u32).to_le_bytes());

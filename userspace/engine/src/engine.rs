@@ -28,7 +28,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_fences: 1 << 16, early_signal_window_ns: 1_000_000_000 }
+        Limits {
+            max_fences: 1 << 16,
+            early_signal_window_ns: 1_000_000_000,
+        }
     }
 }
 
@@ -133,10 +136,17 @@ impl Engine {
             self.last_ns = self.last_ns.max(ts);
         }
         match ev.body {
-            Body::FenceInit { fence, context, seqno } => self.init(fence, context, seqno, ts),
-            Body::FenceNames { context, seqno, driver, timeline } => {
-                self.names((context, seqno), driver, timeline)
-            }
+            Body::FenceInit {
+                fence,
+                context,
+                seqno,
+            } => self.init(fence, context, seqno, ts),
+            Body::FenceNames {
+                context,
+                seqno,
+                driver,
+                timeline,
+            } => self.names((context, seqno), driver, timeline),
             Body::FenceSignaled { fence, .. } => self.signal(fence, ts),
             Body::FenceDestroy { fence } => self.destroy(fence),
             // Cumulative since the session began: the latest is the total.
@@ -168,7 +178,16 @@ impl Engine {
             .map(|(_, g)| g);
         let serial = self.next_serial;
         self.next_serial += 1;
-        self.fences.insert(addr, Fence { serial, init_ns: ts, key, group: None, lifetime_ns: None });
+        self.fences.insert(
+            addr,
+            Fence {
+                serial,
+                init_ns: ts,
+                key,
+                group: None,
+                lifetime_ns: None,
+            },
+        );
         match group {
             Some(g) => self.file(addr, g),
             None => self.awaiting_names.entry(key).or_default().push_back(addr),
@@ -176,7 +195,11 @@ impl Engine {
         self.order.push_back((addr, serial));
         self.evict_if_full();
         self.expire_early_signals(ts);
-        if let Some(i) = self.early_signals.iter().position(|&(a, at)| a == addr && at >= ts) {
+        if let Some(i) = self
+            .early_signals
+            .iter()
+            .position(|&(a, at)| a == addr && at >= ts)
+        {
             let (_, at) = self.early_signals.remove(i).expect("index from position");
             self.signal(addr, at);
         }
@@ -185,8 +208,15 @@ impl Engine {
     fn names(&mut self, key: NameKey, driver: FenceName, timeline: FenceName) {
         // Context 0 is never handed out by dma_fence_context_alloc: stubs.
         let g = self.group_id(&driver.as_str(), &timeline.as_str(), key.0 == 0);
-        let waiting = self.awaiting_names.get_mut(&key).and_then(VecDeque::pop_front);
-        if self.awaiting_names.get(&key).is_some_and(VecDeque::is_empty) {
+        let waiting = self
+            .awaiting_names
+            .get_mut(&key)
+            .and_then(VecDeque::pop_front);
+        if self
+            .awaiting_names
+            .get(&key)
+            .is_some_and(VecDeque::is_empty)
+        {
             self.awaiting_names.remove(&key);
         }
         if let Some(addr) = waiting.filter(|a| self.fences.contains_key(a)) {
@@ -202,7 +232,9 @@ impl Engine {
     /// Files a tracked fence under its group, with its lifetime if it has
     /// already signalled (a signal can beat the names when events reorder).
     fn file(&mut self, addr: u64, g: GroupId) {
-        let Some(fence) = self.fences.get_mut(&addr) else { return };
+        let Some(fence) = self.fences.get_mut(&addr) else {
+            return;
+        };
         fence.group = Some(g);
         let lifetime = fence.lifetime_ns;
         let group = &mut self.groups[g];
@@ -273,7 +305,9 @@ impl Engine {
 
     fn evict_if_full(&mut self) {
         while self.fences.len() > self.limits.max_fences {
-            let Some((addr, serial)) = self.order.pop_front() else { break };
+            let Some((addr, serial)) = self.order.pop_front() else {
+                break;
+            };
             if self.fences.get(&addr).is_some_and(|f| f.serial == serial) {
                 // Filed under its group before it goes, so it is still counted.
                 self.resolve(addr);
@@ -286,7 +320,8 @@ impl Engine {
         // Destroyed fences leave stale order entries; keep the queue bounded.
         if self.order.len() > 2 * self.fences.len() + 1024 {
             let fences = &self.fences;
-            self.order.retain(|(a, s)| fences.get(a).is_some_and(|f| f.serial == *s));
+            self.order
+                .retain(|(a, s)| fences.get(a).is_some_and(|f| f.serial == *s));
         }
     }
 
@@ -306,10 +341,14 @@ impl Engine {
         let mut groups = self.groups.clone();
         let mut unnamed = self.unnamed;
         let mut in_flight: Vec<(u64, u64)> = vec![(0, 0); groups.len() + 1];
-        let unnamed_slot = match self.group_ids.get(&(FenceName::new("?"), FenceName::new("?"), false)) {
-            Some(&g) => g,
-            None => groups.len(),
-        };
+        let unnamed_slot =
+            match self
+                .group_ids
+                .get(&(FenceName::new("?"), FenceName::new("?"), false))
+            {
+                Some(&g) => g,
+                None => groups.len(),
+            };
         for f in self.fences.values() {
             let slot = match f.group {
                 Some(g) => g,

@@ -49,12 +49,29 @@ pub struct Meta {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Body {
-    FenceInit { fence: u64, context: u64, seqno: u64 },
-    FenceNames { context: u32, seqno: u32, driver: FenceName, timeline: FenceName },
-    FenceSignaled { fence: u64, context: u64, seqno: u64 },
-    FenceDestroy { fence: u64 },
+    FenceInit {
+        fence: u64,
+        context: u64,
+        seqno: u64,
+    },
+    FenceNames {
+        context: u32,
+        seqno: u32,
+        driver: FenceName,
+        timeline: FenceName,
+    },
+    FenceSignaled {
+        fence: u64,
+        context: u64,
+        seqno: u64,
+    },
+    FenceDestroy {
+        fence: u64,
+    },
     /// Cumulative per-kind drop counts (index = kind value).
-    Drops { by_kind: [u64; schema::DROP_SLOTS as usize] },
+    Drops {
+        by_kind: [u64; schema::DROP_SLOTS as usize],
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,7 +108,11 @@ impl Event {
         let kind = Kind::from_u16(h.kind).ok_or(DecodeError::UnknownKind(h.kind))?;
         let want = kind.record_len();
         if bytes.len() != want {
-            return Err(DecodeError::Length { kind, got: bytes.len(), want });
+            return Err(DecodeError::Length {
+                kind,
+                got: bytes.len(),
+                want,
+            });
         }
         let meta = Meta {
             ts_ns: h.ts_ns,
@@ -104,7 +125,11 @@ impl Event {
         let body = match kind {
             Kind::FenceInit => {
                 let r: schema::FenceInit = read(bytes);
-                Body::FenceInit { fence: r.fence, context: r.context, seqno: r.seqno }
+                Body::FenceInit {
+                    fence: r.fence,
+                    context: r.context,
+                    seqno: r.seqno,
+                }
             }
             Kind::FenceNames => {
                 let r: schema::FenceNames = read(bytes);
@@ -117,7 +142,11 @@ impl Event {
             }
             Kind::FenceSignaled => {
                 let r: schema::FenceSignaled = read(bytes);
-                Body::FenceSignaled { fence: r.fence, context: r.context, seqno: r.seqno }
+                Body::FenceSignaled {
+                    fence: r.fence,
+                    context: r.context,
+                    seqno: r.seqno,
+                }
             }
             Kind::FenceDestroy => {
                 let r: schema::FenceDestroy = read(bytes);
@@ -148,16 +177,31 @@ impl Event {
         fn push<T: Copy>(out: &mut Vec<u8>, v: T) {
             // SAFETY: schema types are repr(C) with explicit padding fields,
             // so every byte of the image is initialised.
-            let bytes =
-                unsafe { std::slice::from_raw_parts((&v as *const T).cast::<u8>(), size_of::<T>()) };
+            let bytes = unsafe {
+                std::slice::from_raw_parts((&v as *const T).cast::<u8>(), size_of::<T>())
+            };
             out.extend_from_slice(bytes);
         }
         match self.body {
-            Body::FenceInit { fence, context, seqno } => push(
+            Body::FenceInit {
+                fence,
+                context,
+                seqno,
+            } => push(
                 out,
-                schema::FenceInit { header: header(Kind::FenceInit), fence, context, seqno },
+                schema::FenceInit {
+                    header: header(Kind::FenceInit),
+                    fence,
+                    context,
+                    seqno,
+                },
             ),
-            Body::FenceNames { context, seqno, driver, timeline } => push(
+            Body::FenceNames {
+                context,
+                seqno,
+                driver,
+                timeline,
+            } => push(
                 out,
                 schema::FenceNames {
                     header: header(Kind::FenceNames),
@@ -167,16 +211,33 @@ impl Event {
                     timeline: timeline.0,
                 },
             ),
-            Body::FenceSignaled { fence, context, seqno } => push(
+            Body::FenceSignaled {
+                fence,
+                context,
+                seqno,
+            } => push(
                 out,
-                schema::FenceSignaled { header: header(Kind::FenceSignaled), fence, context, seqno },
+                schema::FenceSignaled {
+                    header: header(Kind::FenceSignaled),
+                    fence,
+                    context,
+                    seqno,
+                },
             ),
-            Body::FenceDestroy { fence } => {
-                push(out, schema::FenceDestroy { header: header(Kind::FenceDestroy), fence })
-            }
-            Body::Drops { by_kind } => {
-                push(out, schema::Drops { header: header(Kind::Drops), by_kind })
-            }
+            Body::FenceDestroy { fence } => push(
+                out,
+                schema::FenceDestroy {
+                    header: header(Kind::FenceDestroy),
+                    fence,
+                },
+            ),
+            Body::Drops { by_kind } => push(
+                out,
+                schema::Drops {
+                    header: header(Kind::Drops),
+                    by_kind,
+                },
+            ),
         }
     }
 }
@@ -186,22 +247,39 @@ mod tests {
     use super::*;
 
     fn meta() -> Meta {
-        Meta { ts_ns: 42, cpu: 1, tgid: 10, tid: 11, comm: Name::new("vgem-producer"), via: Some(Via::Kprobe) }
+        Meta {
+            ts_ns: 42,
+            cpu: 1,
+            tgid: 10,
+            tid: 11,
+            comm: Name::new("vgem-producer"),
+            via: Some(Via::Kprobe),
+        }
     }
 
     #[test]
     fn every_body_round_trips_through_bytes() {
         let bodies = [
-            Body::FenceInit { fence: 0xffff_8880_0000_1000, context: 7, seqno: 1 },
+            Body::FenceInit {
+                fence: 0xffff_8880_0000_1000,
+                context: 7,
+                seqno: 1,
+            },
             Body::FenceNames {
                 context: 7,
                 seqno: 1,
                 driver: Name::new("vgem"),
                 timeline: Name::new("unbound"),
             },
-            Body::FenceSignaled { fence: 1, context: 2, seqno: 3 },
+            Body::FenceSignaled {
+                fence: 1,
+                context: 2,
+                seqno: 3,
+            },
             Body::FenceDestroy { fence: 9 },
-            Body::Drops { by_kind: [0, 1, 2, 3, 4, 5, 6, 7] },
+            Body::Drops {
+                by_kind: [0, 1, 2, 3, 4, 5, 6, 7],
+            },
         ];
         for body in bodies {
             let ev = Event { meta: meta(), body };
@@ -215,9 +293,16 @@ mod tests {
     fn bad_records_are_refused() {
         assert_eq!(Event::decode(&[0; 8]), Err(DecodeError::Short(8)));
         let mut bytes = Vec::new();
-        Event { meta: meta(), body: Body::FenceDestroy { fence: 1 } }.encode(&mut bytes);
+        Event {
+            meta: meta(),
+            body: Body::FenceDestroy { fence: 1 },
+        }
+        .encode(&mut bytes);
         bytes.push(0);
-        assert!(matches!(Event::decode(&bytes), Err(DecodeError::Length { .. })));
+        assert!(matches!(
+            Event::decode(&bytes),
+            Err(DecodeError::Length { .. })
+        ));
         bytes.truncate(40);
         bytes[0] = 77;
         assert_eq!(Event::decode(&bytes), Err(DecodeError::UnknownKind(77)));

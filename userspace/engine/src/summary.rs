@@ -58,15 +58,25 @@ pub struct Summary {
 impl Summary {
     /// Real (non-stub) fences across all groups.
     pub fn real_fences(&self) -> u64 {
-        self.groups.iter().filter(|g| !g.stub).map(|g| g.fences).sum()
+        self.groups
+            .iter()
+            .filter(|g| !g.stub)
+            .map(|g| g.fences)
+            .sum()
     }
 
     /// Stub fences across all groups.
     pub fn stub_fences(&self) -> u64 {
-        self.groups.iter().filter(|g| g.stub).map(|g| g.fences).sum()
+        self.groups
+            .iter()
+            .filter(|g| g.stub)
+            .map(|g| g.fences)
+            .sum()
     }
 
     pub fn group(&self, driver: &str, timeline: &str) -> Option<&GroupSummary> {
-        self.groups.iter().find(|g| g.driver == driver && g.timeline == timeline)
+        self.groups
+            .iter()
+            .find(|g| g.driver == driver && g.timeline == timeline)
     }
 }

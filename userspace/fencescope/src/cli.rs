@@ -7,7 +7,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::plan::Mode;
 
 #[derive(Parser)]
-#[command(name = "fencescope", version, about = "dma-buf fence lifetimes and compositor waits, with eBPF")]
+#[command(
+    name = "fencescope",
+    version,
+    about = "dma-buf fence lifetimes and compositor waits, with eBPF"
+)]
 pub struct Cli {
     /// Log what the loader does.
     #[arg(short, long, global = true)]

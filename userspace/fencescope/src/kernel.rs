@@ -8,7 +8,9 @@ use anyhow::{Context, Result, bail};
 
 /// `uname -r` and `uname -m`.
 pub fn release() -> String {
-    fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default()
+    fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
 
 pub fn machine() -> String {
@@ -17,7 +19,12 @@ pub fn machine() -> String {
     if unsafe { libc::uname(&mut u) } != 0 {
         return std::env::consts::ARCH.to_string();
     }
-    let bytes: Vec<u8> = u.machine.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    let bytes: Vec<u8> = u
+        .machine
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
@@ -32,14 +39,20 @@ pub fn privilege_problem() -> Option<String> {
     const CAP_BPF: u32 = 39;
     let caps = fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("CapEff:").map(|v| v.trim().to_string())))
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:").map(|v| v.trim().to_string()))
+        })
         .and_then(|v| u64::from_str_radix(&v, 16).ok())
         .unwrap_or(0);
     let has = |c: u32| caps & (1 << c) != 0;
     if has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON)) {
         return None;
     }
-    Some("not root and without CAP_BPF+CAP_PERFMON: run with sudo (or grant those capabilities)".into())
+    Some(
+        "not root and without CAP_BPF+CAP_PERFMON: run with sudo (or grant those capabilities)"
+            .into(),
+    )
 }
 
 /// The tracefs mount, mounting it where it is missing and we may.
@@ -56,7 +69,15 @@ pub fn tracefs() -> Result<PathBuf> {
         let target = c"/sys/kernel/tracing";
         let fstype = c"tracefs";
         // SAFETY: NUL-terminated constants; mount fails cleanly if not allowed.
-        let r = unsafe { libc::mount(src.as_ptr(), target.as_ptr(), fstype.as_ptr(), 0, std::ptr::null()) };
+        let r = unsafe {
+            libc::mount(
+                src.as_ptr(),
+                target.as_ptr(),
+                fstype.as_ptr(),
+                0,
+                std::ptr::null(),
+            )
+        };
         if r == 0 && p.join("events").is_dir() {
             return Ok(p.to_path_buf());
         }
@@ -125,8 +146,18 @@ pub fn parse_format(text: &str) -> Vec<Field> {
                 }
             }
             let decl = decl?;
-            let name = decl.split_whitespace().last()?.split('[').next()?.to_string();
-            Some(Field { name, decl, offset: offset?, size: size? })
+            let name = decl
+                .split_whitespace()
+                .last()?
+                .split('[')
+                .next()?
+                .to_string();
+            Some(Field {
+                name,
+                decl,
+                offset: offset?,
+                size: size?,
+            })
         })
         .collect()
 }
@@ -145,14 +176,19 @@ impl InitRecordLayout {
         let fields = parse_format(text);
         let find = |name: &str| fields.iter().find(|f| f.name == name);
         let string = |name: &str| -> Result<u32> {
-            let f = find(name).with_context(|| format!("dma_fence_init record has no {name} field"))?;
+            let f =
+                find(name).with_context(|| format!("dma_fence_init record has no {name} field"))?;
             if !f.decl.starts_with("__data_loc") || f.size != 4 {
-                bail!("dma_fence_init's {name} is `{}`: a layout fencescope does not know", f.decl);
+                bail!(
+                    "dma_fence_init's {name} is `{}`: a layout fencescope does not know",
+                    f.decl
+                );
             }
             Ok(f.offset)
         };
         let word = |name: &str| -> Result<u32> {
-            let f = find(name).with_context(|| format!("dma_fence_init record has no {name} field"))?;
+            let f =
+                find(name).with_context(|| format!("dma_fence_init record has no {name} field"))?;
             if f.size != 4 && f.size != 8 {
                 bail!("dma_fence_init's {name} has size {}", f.size);
             }
@@ -168,8 +204,12 @@ impl InitRecordLayout {
 
     pub fn read(tracefs: &Path) -> Result<InitRecordLayout> {
         let path = tracefs.join("events/dma_fence/dma_fence_init/format");
-        let text = fs::read_to_string(&path)
-            .with_context(|| format!("this kernel has no dma_fence tracepoints ({} unreadable)", path.display()))?;
+        let text = fs::read_to_string(&path).with_context(|| {
+            format!(
+                "this kernel has no dma_fence tracepoints ({} unreadable)",
+                path.display()
+            )
+        })?;
         InitRecordLayout::from_format(&text)
     }
 }
@@ -198,13 +238,23 @@ print fmt: \"driver=%s timeline=%s context=%u seqno=%u\", __get_str(driver), __g
     #[test]
     fn init_record_layout_from_format() {
         let l = InitRecordLayout::from_format(FORMAT_6_12).unwrap();
-        assert_eq!(l, InitRecordLayout { driver: 8, timeline: 12, context: 16, seqno: 20 });
+        assert_eq!(
+            l,
+            InitRecordLayout {
+                driver: 8,
+                timeline: 12,
+                context: 16,
+                seqno: 20
+            }
+        );
     }
 
     #[test]
     fn unknown_layouts_are_refused_not_guessed() {
         let changed = FORMAT_6_12.replace("__data_loc char[] driver", "char driver[32]");
-        let e = InitRecordLayout::from_format(&changed).unwrap_err().to_string();
+        let e = InitRecordLayout::from_format(&changed)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("does not know"), "{e}");
         let missing = FORMAT_6_12.replace("timeline;", "tl;");
         assert!(InitRecordLayout::from_format(&missing).is_err());

@@ -65,13 +65,17 @@ pub fn load(view: &KernelView) -> Result<Ebpf> {
 /// Why `target` cannot attach here, known without trying.
 pub fn precheck(view: &KernelView, target: Target) -> Option<String> {
     match target {
-        Target::Kprobe(f) if !view.kprobes => {
-            Some(format!("kprobes are not available in this kernel (CONFIG_KPROBES off); {f} cannot be probed"))
-        }
-        Target::Kprobe(f) | Target::Fentry(f) if !view.symbols.is_empty() && !view.symbols.has(f) => {
+        Target::Kprobe(f) if !view.kprobes => Some(format!(
+            "kprobes are not available in this kernel (CONFIG_KPROBES off); {f} cannot be probed"
+        )),
+        Target::Kprobe(f) | Target::Fentry(f)
+            if !view.symbols.is_empty() && !view.symbols.has(f) =>
+        {
             Some(format!("{f} is not in /proc/kallsyms (inlined or absent)"))
         }
-        Target::Fentry(_) if view.btf.is_none() => Some("no kernel BTF (/sys/kernel/btf/vmlinux)".into()),
+        Target::Fentry(_) if view.btf.is_none() => {
+            Some("no kernel BTF (/sys/kernel/btf/vmlinux)".into())
+        }
         Target::Tracepoint(c, n) if !view.tracefs.join("events").join(c).join(n).is_dir() => {
             Some(format!("no tracepoint {c}:{n} in this kernel"))
         }
@@ -84,7 +88,9 @@ pub fn attach(ebpf: &mut Ebpf, view: &KernelView, prog: &str, target: Target) ->
     if let Some(why) = precheck(view, target) {
         bail!(why);
     }
-    let p = ebpf.program_mut(prog).ok_or_else(|| anyhow!("{prog} is not in the eBPF object"))?;
+    let p = ebpf
+        .program_mut(prog)
+        .ok_or_else(|| anyhow!("{prog} is not in the eBPF object"))?;
     let short = |e: aya::programs::ProgramError| anyhow!(first_line(&e));
     match target {
         Target::RawTracepoint(tp) => {
@@ -143,7 +149,10 @@ fn first_line(e: &dyn std::fmt::Display) -> String {
 
 /// Attaches every hook the plan wants, the first way that works for each.
 pub fn attach_plan(ebpf: &mut Ebpf, view: &KernelView, mode: Mode) -> Result<Attached> {
-    let mut attached = Attached { mode: mode.name().into(), ..Default::default() };
+    let mut attached = Attached {
+        mode: mode.name().into(),
+        ..Default::default()
+    };
     for hook in HOOKS {
         let mut tried = Vec::new();
         let mut done = None;
@@ -162,7 +171,12 @@ pub fn attach_plan(ebpf: &mut Ebpf, view: &KernelView, mode: Mode) -> Result<Att
         match done {
             Some(what) => attached.hooks.push((hook.name.into(), what)),
             None if hook.required => {
-                bail!("cannot watch {} with --attach {}: {}", hook.name, mode.name(), tried.join("; "))
+                bail!(
+                    "cannot watch {} with --attach {}: {}",
+                    hook.name,
+                    mode.name(),
+                    tried.join("; ")
+                )
             }
             None => attached.missing.push((hook.name.into(), tried.join("; "))),
         }
@@ -210,14 +224,22 @@ impl Session {
             fence_seqno_offset: FENCE_SEQNO_OFFSET,
             fence_offsets_source: "built-in (stable 6.1-7.2)",
         };
-        Ok(Session { _ebpf: ebpf, ring, drops, attached, layout })
+        Ok(Session {
+            _ebpf: ebpf,
+            ring,
+            drops,
+            attached,
+            layout,
+        })
     }
 
     /// Streams records into `sink` until `stop` resolves, then drains what
     /// the ring still holds. Drop counts go to the sink as `Drops` records
     /// whenever they change; `tick` is called four times a second.
     pub async fn stream(self, stop: impl Future<Output = ()>, sink: &mut impl Sink) -> Result<()> {
-        let Session { _ebpf, ring, drops, .. } = self;
+        let Session {
+            _ebpf, ring, drops, ..
+        } = self;
         // SAFETY: the ring buffer owns its map fd and moves into the AsyncFd,
         // which keeps it open until it is dropped after deregistering.
         let mut fd = unsafe { AsyncFd::register(ring) }
@@ -260,7 +282,10 @@ impl Session {
 
 /// A userspace `Drops` record, stamped on the clock the kernel side uses.
 fn drops_record(by_kind: [u64; DROP_SLOTS as usize]) -> Vec<u8> {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: valid timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     let meta = Meta {
@@ -272,7 +297,11 @@ fn drops_record(by_kind: [u64; DROP_SLOTS as usize]) -> Vec<u8> {
         via: None,
     };
     let mut out = Vec::new();
-    Event { meta, body: Body::Drops { by_kind } }.encode(&mut out);
+    Event {
+        meta,
+        body: Body::Drops { by_kind },
+    }
+    .encode(&mut out);
     out
 }
 

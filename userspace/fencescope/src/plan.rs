@@ -81,19 +81,28 @@ pub const HOOKS: &[Hook] = &[
     Hook {
         name: "fence names",
         why: "driver and timeline names, read at init",
-        ways: &[("fence_init_names", Target::Tracepoint("dma_fence", "dma_fence_init"))],
+        ways: &[(
+            "fence_init_names",
+            Target::Tracepoint("dma_fence", "dma_fence_init"),
+        )],
         required: true,
     },
     Hook {
         name: "fence signalled",
         why: "end of a fence's life, on every signalling path",
-        ways: &[("fence_signaled_raw", Target::RawTracepoint("dma_fence_signaled"))],
+        ways: &[(
+            "fence_signaled_raw",
+            Target::RawTracepoint("dma_fence_signaled"),
+        )],
         required: true,
     },
     Hook {
         name: "fence destroy",
         why: "last reference gone: fences that never signalled",
-        ways: &[("fence_destroy_raw", Target::RawTracepoint("dma_fence_destroy"))],
+        ways: &[(
+            "fence_destroy_raw",
+            Target::RawTracepoint("dma_fence_destroy"),
+        )],
         required: false,
     },
 ];

@@ -14,7 +14,13 @@ pub fn run(a: &ProbeArgs) -> Result<i32> {
     let _ = writeln!(out, "kernel {} {}", kernel::release(), kernel::machine());
     // Facts first, each with why it matters; then the real attach attempts.
     let priv_problem = kernel::privilege_problem();
-    let _ = writeln!(out, "privileges: {}", priv_problem.as_deref().unwrap_or("ok (can load BPF programs)"));
+    let _ = writeln!(
+        out,
+        "privileges: {}",
+        priv_problem
+            .as_deref()
+            .unwrap_or("ok (can load BPF programs)")
+    );
     let tracefs = kernel::tracefs();
     let _ = writeln!(
         out,
@@ -27,12 +33,20 @@ pub fn run(a: &ProbeArgs) -> Result<i32> {
     let _ = writeln!(
         out,
         "kprobes: {}",
-        if kernel::has_kprobes() { "available" } else { "unavailable (no kprobe PMU: CONFIG_KPROBES off)" }
+        if kernel::has_kprobes() {
+            "available"
+        } else {
+            "unavailable (no kprobe PMU: CONFIG_KPROBES off)"
+        }
     );
     let _ = writeln!(
         out,
         "BTF: {}",
-        if kernel::has_btf() { "/sys/kernel/btf/vmlinux" } else { "absent (fentry cannot load)" }
+        if kernel::has_btf() {
+            "/sys/kernel/btf/vmlinux"
+        } else {
+            "absent (fentry cannot load)"
+        }
     );
     let symbols = kernel::Symbols::load();
     for (sym, note) in [
@@ -63,7 +77,10 @@ pub fn run(a: &ProbeArgs) -> Result<i32> {
         }
     };
     let mut ebpf = live::load(&view)?;
-    let _ = writeln!(out, "\nhook attempts (each program loaded, attached, detached):");
+    let _ = writeln!(
+        out,
+        "\nhook attempts (each program loaded, attached, detached):"
+    );
     for hook in HOOKS {
         let _ = writeln!(out, "  {} ({}):", hook.name, hook.why);
         for (prog, target) in hook.ways {
@@ -89,7 +106,10 @@ pub fn run(a: &ProbeArgs) -> Result<i32> {
             for (hook, why) in &p.missing {
                 let _ = writeln!(out, "  {hook:<16} not watched: {why}");
             }
-            let _ = writeln!(out, "ok: the minimum set (fence init, names, signalled) attaches");
+            let _ = writeln!(
+                out,
+                "ok: the minimum set (fence init, names, signalled) attaches"
+            );
             0
         }
         Err(e) => {

@@ -17,12 +17,19 @@ pub fn run(a: &ReportArgs) -> Result<i32> {
         Err(_) => malformed += 1,
     });
     if let Some(why) = &outcome.stopped {
-        eprintln!("fencescope: warning: {}: {why}; reporting {} records", cap.name(), outcome.records);
+        eprintln!(
+            "fencescope: warning: {}: {why}; reporting {} records",
+            cap.name(),
+            outcome.records
+        );
     }
     if malformed > 0 {
         eprintln!("fencescope: warning: {malformed} records did not decode and were skipped");
     }
-    print!("{}", render(&engine.summary(), a.format, &cap.info.kernel_release));
+    print!(
+        "{}",
+        render(&engine.summary(), a.format, &cap.info.kernel_release)
+    );
     Ok(0)
 }
 
@@ -77,18 +84,41 @@ fn ms(ns: u64) -> String {
 fn name(g: &GroupSummary, width: usize) -> String {
     let full = format!("{}/{}", g.driver, g.timeline);
     if full.chars().count() <= width {
-        full
-    } else {
-        // Keep the end: timelines differ there more often than drivers.
-        let keep: String = full.chars().rev().take(width - 1).collect::<Vec<_>>().into_iter().rev().collect();
-        format!("~{keep}")
+        return full;
     }
+    // Cut both halves, marking each cut with '~': the driver's start and the
+    // timeline's end say the most.
+    let cut_start = |s: &str, n: usize| -> String {
+        if s.chars().count() <= n {
+            s.to_string()
+        } else {
+            s.chars().take(n - 1).chain(['~']).collect()
+        }
+    };
+    let driver = cut_start(&g.driver, (width / 2).max(2));
+    let room = width - driver.chars().count() - 1;
+    let tail: String = {
+        let t: Vec<char> = g.timeline.chars().collect();
+        if t.len() <= room {
+            g.timeline.clone()
+        } else {
+            std::iter::once('~')
+                .chain(t[t.len() - (room - 1)..].iter().copied())
+                .collect()
+        }
+    };
+    format!("{driver}/{tail}")
 }
 
 /// The text report. Columns: 20 + 7 + 6 + 6 + 4 x 8 = 71.
 pub fn text(s: &Summary, kernel: &str) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "fencescope: {} events over {:.2} s on {kernel}", s.events, s.span_ns as f64 / 1e9);
+    let _ = writeln!(
+        o,
+        "fencescope: {} events over {:.2} s on {kernel}",
+        s.events,
+        s.span_ns as f64 / 1e9
+    );
     let _ = writeln!(
         o,
         "lost: {} records dropped, {} fences evicted, {} unnamed",
@@ -136,15 +166,27 @@ pub fn text(s: &Summary, kernel: &str) -> String {
         }
     }
     let _ = writeln!(o);
-    let stubs: Vec<String> =
-        s.groups.iter().filter(|g| g.stub).map(|g| format!("{} {}", g.fences, name(g, 40))).collect();
+    let stubs: Vec<String> = s
+        .groups
+        .iter()
+        .filter(|g| g.stub)
+        .map(|g| format!("{} {}", g.fences, name(g, 40)))
+        .collect();
     let _ = writeln!(
         o,
         "stub fences (context 0) initialised: {}",
-        if stubs.is_empty() { "none".to_string() } else { stubs.join(", ") }
+        if stubs.is_empty() {
+            "none".to_string()
+        } else {
+            stubs.join(", ")
+        }
     );
     if s.signals_without_init > 0 {
-        let _ = writeln!(o, "signals of fences created before the session: {}", s.signals_without_init);
+        let _ = writeln!(
+            o,
+            "signals of fences created before the session: {}",
+            s.signals_without_init
+        );
     }
     o
 }

@@ -20,7 +20,10 @@ struct EngineSink {
 
 impl EngineSink {
     fn new() -> Self {
-        EngineSink { engine: Engine::default(), malformed: 0 }
+        EngineSink {
+            engine: Engine::default(),
+            malformed: 0,
+        }
     }
 
     fn feed(&mut self, bytes: &[u8]) {
@@ -32,7 +35,10 @@ impl EngineSink {
 
     fn warn(&self) {
         if self.malformed > 0 {
-            eprintln!("fencescope: warning: {} records did not decode and were skipped", self.malformed);
+            eprintln!(
+                "fencescope: warning: {} records did not decode and were skipped",
+                self.malformed
+            );
         }
     }
 }
@@ -67,7 +73,7 @@ impl Sink for RecordSink {
             return Err(e).context("writing the capture");
         }
         self.ticks += 1;
-        if self.ticks % 4 == 0 {
+        if self.ticks.is_multiple_of(4) {
             self.writer.flush_chunk().context("writing the capture")?;
         }
         Ok(())
@@ -75,7 +81,10 @@ impl Sink for RecordSink {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting tokio")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting tokio")
 }
 
 /// Resolves on Ctrl-C, SIGTERM, SIGHUP, or after `duration`.
@@ -99,8 +108,16 @@ async fn stop(duration: Option<f64>) {
 
 fn open(live: &LiveArgs) -> Result<Session> {
     let session = Session::open(live.attach)?;
-    let hooks: Vec<String> = session.attached.hooks.iter().map(|(h, w)| format!("{h}: {w}")).collect();
-    eprintln!("fencescope: watching ({}); Ctrl-C to stop", hooks.join(", "));
+    let hooks: Vec<String> = session
+        .attached
+        .hooks
+        .iter()
+        .map(|(h, w)| format!("{h}: {w}"))
+        .collect();
+    eprintln!(
+        "fencescope: watching ({}); Ctrl-C to stop",
+        hooks.join(", ")
+    );
     for (hook, why) in &session.attached.missing {
         eprintln!("fencescope: warning: not watching {hook}: {why}");
     }
@@ -112,13 +129,21 @@ pub fn watch(a: &WatchArgs) -> Result<i32> {
     let mut sink = EngineSink::new();
     runtime()?.block_on(session.stream(stop(a.live.duration), &mut sink))?;
     sink.warn();
-    print!("{}", report::render(&sink.engine.summary(), a.format, &kernel::release()));
+    print!(
+        "{}",
+        report::render(&sink.engine.summary(), a.format, &kernel::release())
+    );
     Ok(0)
 }
 
 fn info(session: &Session) -> Result<Info> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: valid timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     Ok(Info {
@@ -138,11 +163,23 @@ pub fn record(a: &RecordArgs) -> Result<i32> {
     let session = open(&a.live)?;
     let writer = Writer::create(&a.output, &info(&session)?)
         .with_context(|| format!("cannot write {}", a.output.display()))?;
-    let mut sink = RecordSink { live: EngineSink::new(), writer, error: None, ticks: 0 };
+    let mut sink = RecordSink {
+        live: EngineSink::new(),
+        writer,
+        error: None,
+        ticks: 0,
+    };
     let streamed = runtime()?.block_on(session.stream(stop(a.live.duration), &mut sink));
     // Whatever happened, keep what was recorded.
-    let RecordSink { live, writer, error, .. } = sink;
-    let stats = writer.finish().with_context(|| format!("finishing {}", a.output.display()))?;
+    let RecordSink {
+        live,
+        writer,
+        error,
+        ..
+    } = sink;
+    let stats = writer
+        .finish()
+        .with_context(|| format!("finishing {}", a.output.display()))?;
     streamed?;
     if let Some(e) = error {
         return Err(e).context("writing the capture");
@@ -157,7 +194,11 @@ pub fn record(a: &RecordArgs) -> Result<i32> {
 }
 
 fn recorded_line(path: &Path, s: &fencescope_capture::Stats, dropped: u64) -> String {
-    let per = if s.records > 0 { s.file_bytes as f64 / s.records as f64 } else { 0.0 };
+    let per = if s.records > 0 {
+        s.file_bytes as f64 / s.records as f64
+    } else {
+        0.0
+    };
     format!(
         "fencescope: recorded {} records ({dropped} dropped) in {} chunks to {}: {} bytes, {per:.1} bytes/record",
         s.records,
