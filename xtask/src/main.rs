@@ -128,7 +128,7 @@ fn vm(series: Series, arch: Arch, name: &str, console: bool) -> Result<()> {
     let kernel = kernels::fetch(series, arch)?;
     let bins = build::guest_bins(arch)?;
     let sc = match name {
-        "truth" => scenario::truth(Some("kprobe")),
+        "truth" => scenario::truth("kprobe"),
         "demo" => scenario::demo(),
         other => bail!("no scenario {other:?} (truth, demo)"),
     };

@@ -167,35 +167,37 @@ fn workload_cmd() -> String {
     )
 }
 
-/// The truth run: one fencescope recording with the raw tracepoint (and
-/// printing its live report), one watching with `kprobe_mode` where given,
-/// both started before the workload and stopped with SIGINT after it; then
-/// the capture is replayed by `fencescope report`.
-pub fn truth(kprobe_mode: Option<&str>) -> Scenario {
-    let mut s = String::from(WARM_UP);
-    s.push_str(
-        "fencescope record --attach raw-tracepoint -o /tmp/raw.fsc --report json >/tmp/raw.json 2>/tmp/raw.err &\nR=$!\n",
+/// The truth run: one fencescope recording with the raw tracepoint (printing
+/// its live report when stopped with SIGINT), one watching with
+/// `second_mode` (stopped by its own --duration, in guest seconds: idle time
+/// costs no wall time under icount), both attached before the workload; then
+/// the capture is replayed by `fencescope report` and sent back whole.
+pub fn truth(second_mode: &str) -> Scenario {
+    let script = format!(
+        r#"{WARM_UP}
+fencescope record --attach raw-tracepoint -o /tmp/raw.fsc --report json >/tmp/raw.json 2>/tmp/raw.err &
+R=$!
+fencescope watch --attach {second_mode} --duration 30 --format json >/tmp/second.json 2>/tmp/second.err &
+K=$!
+wait_for /tmp/raw.err watching 120 || exit 1
+wait_for /tmp/second.err watching 120 || exit 1
+{WARM_DONE}
+{workload} >/tmp/truth.json || exit 1
+sleep 0.5
+kill -INT $R
+wait $R || {{ cat /tmp/raw.err; exit 1; }}
+wait $K || {{ cat /tmp/second.err; exit 1; }}
+fencescope report /tmp/raw.fsc --format json >/tmp/replay.json || exit 1
+base64 /tmp/raw.fsc >/tmp/raw.b64
+for f in truth.json raw.json second.json replay.json raw.err; do emit $f /tmp/$f; done
+emit raw.fsc.b64 /tmp/raw.b64
+"#,
+        workload = workload_cmd()
     );
-    if let Some(mode) = kprobe_mode {
-        s += &format!(
-            "fencescope watch --attach {mode} --format json >/tmp/second.json 2>/tmp/second.err &\nK=$!\n"
-        );
-        s += "wait_for /tmp/second.err watching 120 || exit 1\n";
-    }
-    s += "wait_for /tmp/raw.err watching 120 || exit 1\n";
-    s += WARM_DONE;
-    s += &format!("{} >/tmp/truth.json || exit 1\n", workload_cmd());
-    s += "sleep 0.5\nkill -INT $R\nwait $R || { cat /tmp/raw.err; exit 1; }\n";
-    if kprobe_mode.is_some() {
-        s += "kill -INT $K\nwait $K || { cat /tmp/second.err; exit 1; }\nemit second.json /tmp/second.json\n";
-    }
-    s += "fencescope report /tmp/raw.fsc --format json >/tmp/replay.json || exit 1\n";
-    s += "emit truth.json /tmp/truth.json\nemit raw.json /tmp/raw.json\nemit replay.json /tmp/replay.json\n";
-    s += "emit raw.err /tmp/raw.err\nbase64 /tmp/raw.fsc >/tmp/raw.b64\nemit raw.fsc.b64 /tmp/raw.b64\n";
     Scenario {
         name: "truth".into(),
         modules: vec!["vgem"],
-        script: s,
+        script,
         timeout: Duration::from_secs(600),
         cpus: 1,
     }

@@ -87,7 +87,7 @@ fn truth(series: Series) {
     let arch = Arch::X86_64;
     let kernel = kernels::fetch(series, arch).expect("kernel");
     let bins = build::guest_bins(arch).expect("guest binaries");
-    let mut boot = scenario::run(&scenario::truth(Some("kprobe")), &kernel, &bins).expect("boot");
+    let mut boot = scenario::run(&scenario::truth("kprobe"), &kernel, &bins).expect("boot");
     let held = |b: &xtask::qemu::Boot| {
         b.file("truth.json")
             .ok()
@@ -101,7 +101,7 @@ fn truth(series: Series) {
             "{}: the injected truth did not hold ({why}); running the scenario once more",
             kernel.release
         );
-        boot = scenario::run(&scenario::truth(Some("kprobe")), &kernel, &bins).expect("boot");
+        boot = scenario::run(&scenario::truth("kprobe"), &kernel, &bins).expect("boot");
         if let Err(why) = held(&boot) {
             panic!(
                 "the machine cannot inject exact timings twice in a row ({why}): no verdict on fencescope"
@@ -128,6 +128,14 @@ fn truth(series: Series) {
         xtask::qemu::tail(&boot.console, 80)
     );
     eprintln!("workload: {}", boot.file("truth.json").unwrap().trim());
+    if let Some(line) = boot
+        .file("raw.err")
+        .unwrap()
+        .lines()
+        .find(|l| l.contains("recorded"))
+    {
+        eprintln!("{line}");
+    }
     let parse = |name: &str| -> Summary {
         serde_json::from_str(boot.file(name).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"))
     };
