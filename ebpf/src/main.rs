@@ -16,13 +16,16 @@ use aya_ebpf::{
         bpf_get_current_comm, bpf_get_current_pid_tgid, bpf_get_smp_processor_id, bpf_ktime_get_ns,
         bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes,
     },
-    macros::{fentry, kprobe, map, raw_tracepoint, tracepoint},
-    maps::{PerCpuArray, RingBuf},
-    programs::{FEntryContext, ProbeContext, RawTracePointContext, TracePointContext},
+    macros::{fentry, kprobe, kretprobe, map, raw_tracepoint, tracepoint},
+    maps::{HashMap, PerCpuArray, RingBuf},
+    programs::{
+        FEntryContext, ProbeContext, RawTracePointContext, RetProbeContext, TracePointContext,
+    },
 };
 use fencescope_schema::{
-    COMM_LEN, DROP_SLOTS, FenceDestroy, FenceInit, FenceNames, FenceSignaled, Header, Kind,
-    NAME_LEN, Via,
+    AddCallback, COMM_LEN, Call, DROP_SLOTS, EXPORT_SYNC_FILE_CMD, FenceDestroy, FenceInit,
+    FenceNames, FenceSignaled, FenceWait, Header, Kind, NAME_LEN, PHASE_ENTRY, PHASE_RETURN,
+    ResvAdd, Via,
 };
 
 /// Every record goes through this one ring buffer, so userspace sees them in
@@ -47,12 +50,41 @@ static TP_INIT_TIMELINE_OFFSET: u32 = 12;
 static TP_INIT_CONTEXT_OFFSET: u32 = 16;
 #[unsafe(no_mangle)]
 static TP_INIT_SEQNO_OFFSET: u32 = 20;
+#[unsafe(no_mangle)]
+static TP_SIGNALED_CONTEXT_OFFSET: u32 = 16;
+#[unsafe(no_mangle)]
+static TP_SIGNALED_SEQNO_OFFSET: u32 = 20;
+#[unsafe(no_mangle)]
+static TP_IOCTL_FD_OFFSET: u32 = 16;
+#[unsafe(no_mangle)]
+static TP_IOCTL_CMD_OFFSET: u32 = 24;
+#[unsafe(no_mangle)]
+static TP_IOCTL_RET_OFFSET: u32 = 16;
+#[unsafe(no_mangle)]
+static WAIT_FUNC_DMABUF: u64 = 0;
+#[unsafe(no_mangle)]
+static WAIT_FUNC_SYNC_FILE: u64 = 0;
+
+/// Threads inside an EXPORT_SYNC_FILE ioctl: only their ioctl return and
+/// `sync_file_create` calls are emitted, not every dma-buf ioctl's.
+#[map]
+static IN_EXPORT: HashMap<u32, u8> = HashMap::with_max_entries(4096, 0);
 
 #[inline(always)]
 fn global(v: &'static u32) -> usize {
     // Volatile so the compiler does not fold the default value in: the loader
     // rewrites the .rodata the value lives in.
     unsafe { core::ptr::read_volatile(v) as usize }
+}
+
+#[inline(always)]
+fn global64(v: &'static u64) -> u64 {
+    unsafe { core::ptr::read_volatile(v) }
+}
+
+#[inline(always)]
+fn current_tid() -> u32 {
+    bpf_get_current_pid_tgid() as u32
 }
 
 #[inline(always)]
@@ -105,12 +137,7 @@ fn init_from_struct(fence: *const u8, via: Via) {
     let (context, seqno) = fence_ids(fence);
     emit(
         Kind::FenceInit,
-        FenceInit {
-            header: header(Kind::FenceInit, via),
-            fence: fence as u64,
-            context,
-            seqno,
-        },
+        FenceInit { header: header(Kind::FenceInit, via), fence: fence as u64, context, seqno },
     );
 }
 
@@ -170,12 +197,8 @@ pub fn fence_init_names(ctx: TracePointContext) -> i32 {
     let rec = entry.as_mut_ptr();
     unsafe {
         (*rec).header = header(Kind::FenceNames, Via::Tracepoint);
-        (*rec).context = ctx
-            .read_at::<u32>(global(&TP_INIT_CONTEXT_OFFSET))
-            .unwrap_or(0);
-        (*rec).seqno = ctx
-            .read_at::<u32>(global(&TP_INIT_SEQNO_OFFSET))
-            .unwrap_or(0);
+        (*rec).context = ctx.read_at::<u32>(global(&TP_INIT_CONTEXT_OFFSET)).unwrap_or(0);
+        (*rec).seqno = ctx.read_at::<u32>(global(&TP_INIT_SEQNO_OFFSET)).unwrap_or(0);
         (*rec).driver = [0; NAME_LEN];
         (*rec).timeline = [0; NAME_LEN];
         let base = ctx.as_ptr() as *const u8;
@@ -226,6 +249,190 @@ pub fn fence_destroy_raw(ctx: RawTracePointContext) -> i32 {
             fence: fence as u64,
         },
     );
+    0
+}
+
+/// Classic `dma_fence:dma_fence_signaled`, for `--attach tracepoint`: no
+/// pointer, only the 32-bit context and seqno the engine keys on instead.
+#[tracepoint(category = "dma_fence", name = "dma_fence_signaled")]
+pub fn fence_signaled_tp(ctx: TracePointContext) -> i32 {
+    let (context, seqno) = unsafe {
+        (
+            ctx.read_at::<u32>(global(&TP_SIGNALED_CONTEXT_OFFSET)).unwrap_or(0),
+            ctx.read_at::<u32>(global(&TP_SIGNALED_SEQNO_OFFSET)).unwrap_or(0),
+        )
+    };
+    emit(
+        Kind::FenceSignaled,
+        FenceSignaled {
+            header: header(Kind::FenceSignaled, Via::Tracepoint),
+            fence: 0,
+            context: context as u64,
+            seqno: seqno as u64,
+        },
+    );
+    0
+}
+
+#[inline(always)]
+fn call(kind: Kind, via: Via, object: u64, arg: u64, ret: i64, phase: u32) {
+    emit(kind, Call { header: header(kind, via), object, arg, ret, phase, _pad: 0 });
+}
+
+/// `dma_resv_add_fence(obj, fence, usage)`: which buffer a fence guards.
+#[kprobe]
+pub fn resv_add_kprobe(ctx: ProbeContext) -> i32 {
+    let resv: u64 = ctx.arg(0).unwrap_or(0);
+    let fence: u64 = ctx.arg(1).unwrap_or(0);
+    let usage: u64 = ctx.arg(2).unwrap_or(0);
+    emit(
+        Kind::ResvAdd,
+        ResvAdd {
+            header: header(Kind::ResvAdd, Via::Kprobe),
+            resv,
+            fence,
+            usage: usage as u32,
+            _pad: 0,
+        },
+    );
+    0
+}
+
+/// `dma_buf_ioctl(file, cmd, arg)`: only EXPORT_SYNC_FILE is emitted (the
+/// function it would name is inlined into this one on every kernel seen).
+#[kprobe]
+pub fn dma_buf_ioctl_entry(ctx: ProbeContext) -> i32 {
+    let file: u64 = ctx.arg(0).unwrap_or(0);
+    let cmd: u64 = ctx.arg(1).unwrap_or(0);
+    if cmd as u32 == EXPORT_SYNC_FILE_CMD {
+        let _ = IN_EXPORT.insert(&current_tid(), &1, 0);
+        call(Kind::Export, Via::Kprobe, file, cmd, 0, PHASE_ENTRY);
+    }
+    0
+}
+
+#[kretprobe]
+pub fn dma_buf_ioctl_return(ctx: RetProbeContext) -> i32 {
+    let tid = current_tid();
+    if unsafe { IN_EXPORT.get(&tid) }.is_some() {
+        let _ = IN_EXPORT.remove(&tid);
+        let ret: i64 = ctx.ret();
+        call(Kind::Export, Via::Kprobe, 0, 0, ret, PHASE_RETURN);
+    }
+    0
+}
+
+/// `sync_file_create(fence)` inside an export: the fence handed out.
+#[kprobe]
+pub fn sync_file_create_kprobe(ctx: ProbeContext) -> i32 {
+    if unsafe { IN_EXPORT.get(&current_tid()) }.is_none() {
+        return 0;
+    }
+    let fence: *const u8 = ctx.arg(0).unwrap_or(core::ptr::null());
+    let (context, seqno) = fence_ids(fence);
+    emit(
+        Kind::SyncFile,
+        FenceInit {
+            header: header(Kind::SyncFile, Via::Kprobe),
+            fence: fence as u64,
+            context,
+            seqno,
+        },
+    );
+    0
+}
+
+/// The export ioctl seen from the syscall tracepoints, where kprobes are
+/// missing: its round trip, but not the fence it handed out.
+#[tracepoint(category = "syscalls", name = "sys_enter_ioctl")]
+pub fn ioctl_enter_tp(ctx: TracePointContext) -> i32 {
+    let cmd = unsafe { ctx.read_at::<u64>(global(&TP_IOCTL_CMD_OFFSET)) }.unwrap_or(0);
+    if cmd as u32 == EXPORT_SYNC_FILE_CMD {
+        let fd = unsafe { ctx.read_at::<u64>(global(&TP_IOCTL_FD_OFFSET)) }.unwrap_or(0);
+        let _ = IN_EXPORT.insert(&current_tid(), &1, 0);
+        call(Kind::Export, Via::Tracepoint, fd, cmd, 0, PHASE_ENTRY);
+    }
+    0
+}
+
+#[tracepoint(category = "syscalls", name = "sys_exit_ioctl")]
+pub fn ioctl_exit_tp(ctx: TracePointContext) -> i32 {
+    let tid = current_tid();
+    if unsafe { IN_EXPORT.get(&tid) }.is_some() {
+        let _ = IN_EXPORT.remove(&tid);
+        let ret = unsafe { ctx.read_at::<i64>(global(&TP_IOCTL_RET_OFFSET)) }.unwrap_or(0);
+        call(Kind::Export, Via::Tracepoint, 0, 0, ret, PHASE_RETURN);
+    }
+    0
+}
+
+/// `dma_buf_poll(file, poll_table)`: a compositor checking a buffer.
+#[kprobe]
+pub fn dma_buf_poll_entry(ctx: ProbeContext) -> i32 {
+    let file: u64 = ctx.arg(0).unwrap_or(0);
+    call(Kind::DmaBufPoll, Via::Kprobe, file, 0, 0, PHASE_ENTRY);
+    0
+}
+
+#[kretprobe]
+pub fn dma_buf_poll_return(ctx: RetProbeContext) -> i32 {
+    let mask: u64 = ctx.ret();
+    call(Kind::DmaBufPoll, Via::Kprobe, 0, 0, mask as i64, PHASE_RETURN);
+    0
+}
+
+/// `dma_fence_add_callback(fence, cb, func)`, only for the callbacks of a
+/// dma-buf poll or a sync_file poll (all of them when those are unknown).
+#[kprobe]
+pub fn add_callback_kprobe(ctx: ProbeContext) -> i32 {
+    let fence: u64 = ctx.arg(0).unwrap_or(0);
+    let func: u64 = ctx.arg(2).unwrap_or(0);
+    let (a, b) = (global64(&WAIT_FUNC_DMABUF), global64(&WAIT_FUNC_SYNC_FILE));
+    if (a != 0 || b != 0) && func != a && func != b {
+        return 0;
+    }
+    emit(
+        Kind::AddCallback,
+        AddCallback { header: header(Kind::AddCallback, Via::Kprobe), fence, func },
+    );
+    0
+}
+
+/// `vb2_buffer_done(vb, state)`: the producer's done, whose window holds the
+/// signal of the buffer's fence under the series.
+#[kprobe]
+pub fn vb2_done_entry(ctx: ProbeContext) -> i32 {
+    let vb: u64 = ctx.arg(0).unwrap_or(0);
+    let state: u64 = ctx.arg(1).unwrap_or(0);
+    call(Kind::Vb2Done, Via::Kprobe, vb, state, 0, PHASE_ENTRY);
+    0
+}
+
+#[kretprobe]
+pub fn vb2_done_return(_ctx: RetProbeContext) -> i32 {
+    call(Kind::Vb2Done, Via::Kprobe, 0, 0, 0, PHASE_RETURN);
+    0
+}
+
+#[inline(always)]
+fn fence_wait(ctx: &RawTracePointContext, phase: u32) {
+    let fence = ctx.arg::<*const u8>(0) as u64;
+    emit(
+        Kind::FenceWait,
+        FenceWait { header: header(Kind::FenceWait, Via::RawTracepoint), fence, phase, _pad: 0 },
+    );
+}
+
+/// `dma_fence_wait_start`/`_end`: blocking waits inside the kernel.
+#[raw_tracepoint(tracepoint = "dma_fence_wait_start")]
+pub fn fence_wait_start_raw(ctx: RawTracePointContext) -> i32 {
+    fence_wait(&ctx, PHASE_ENTRY);
+    0
+}
+
+#[raw_tracepoint(tracepoint = "dma_fence_wait_end")]
+pub fn fence_wait_end_raw(ctx: RawTracePointContext) -> i32 {
+    fence_wait(&ctx, PHASE_RETURN);
     0
 }
 

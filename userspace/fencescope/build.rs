@@ -22,9 +22,8 @@ fn cache_dir() -> Option<PathBuf> {
 
 fn main() -> anyhow::Result<()> {
     println!("cargo::rerun-if-env-changed=FENCESCOPE_CACHE");
-    let mut path: Vec<PathBuf> = env::var_os("PATH")
-        .map(|p| env::split_paths(&p).collect())
-        .unwrap_or_default();
+    let mut path: Vec<PathBuf> =
+        env::var_os("PATH").map(|p| env::split_paths(&p).collect()).unwrap_or_default();
     if let Some(tools) = cache_dir().map(|c| c.join("tools").join("bin")) {
         path.insert(0, tools);
     }
@@ -41,25 +40,17 @@ fn main() -> anyhow::Result<()> {
         env::set_var("RUSTC_BOOTSTRAP", "1");
     }
 
-    let metadata = cargo_metadata::MetadataCommand::new()
-        .no_deps()
-        .exec()
-        .context("cargo metadata")?;
+    let metadata =
+        cargo_metadata::MetadataCommand::new().no_deps().exec().context("cargo metadata")?;
     let ebpf = metadata
         .packages
         .into_iter()
         .find(|p| p.name.as_str() == "fencescope-ebpf")
         .ok_or_else(|| anyhow!("fencescope-ebpf package not in the workspace"))?;
-    let root = ebpf
-        .manifest_path
-        .parent()
-        .ok_or_else(|| anyhow!("fencescope-ebpf has no directory"))?;
+    let root =
+        ebpf.manifest_path.parent().ok_or_else(|| anyhow!("fencescope-ebpf has no directory"))?;
     aya_build::build_ebpf(
-        [Package {
-            name: ebpf.name.as_str(),
-            root_dir: root.as_str(),
-            ..Default::default()
-        }],
+        [Package { name: ebpf.name.as_str(), root_dir: root.as_str(), ..Default::default() }],
         Toolchain::Custom(TOOLCHAIN),
     )
 }

@@ -33,10 +33,7 @@ impl Clock {
     }
 
     pub fn now(&self) -> Duration {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
         // SAFETY: ts is a valid timespec.
         unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
         Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)

@@ -59,22 +59,11 @@ pub fn set_comm(name: &str) {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.cmd {
-        Cmd::Vgem {
-            fences,
-            stub_exports,
-            waiter_comm,
-            delay,
-            precision_ms,
-        } => {
+        Cmd::Vgem { fences, stub_exports, waiter_comm, delay, precision_ms } => {
             std::thread::sleep(Duration::from_secs_f64(delay));
             let precision = Duration::from_secs_f64(precision_ms / 1e3);
-            vgem::run(&vgem::Plan {
-                lifetimes: fences,
-                stub_exports,
-                waiter_comm,
-                precision,
-            })
-            .and_then(|t| Ok(serde_json::to_string(&t)?))
+            vgem::run(&vgem::Plan { lifetimes: fences, stub_exports, waiter_comm, precision })
+                .and_then(|t| Ok(serde_json::to_string(&t)?))
         }
     };
     match result {

@@ -21,10 +21,7 @@ impl Device {
     pub fn open() -> Result<Device> {
         for entry in std::fs::read_dir("/dev/dri").context("no /dev/dri: is vgem loaded?")? {
             let path = entry?.path();
-            if !path
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("card"))
-            {
+            if !path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("card")) {
                 continue;
             }
             let card = OpenOptions::new().read(true).write(true).open(&path)?;
@@ -43,29 +40,16 @@ impl Device {
 
     /// A small dumb buffer: its GEM handle and a dma-buf fd for it.
     pub fn buffer(&self) -> Result<(u32, OwnedFd)> {
-        let mut d = CreateDumb {
-            width: 64,
-            height: 64,
-            bpp: 32,
-            ..Default::default()
-        };
+        let mut d = CreateDumb { width: 64, height: 64, bpp: 32, ..Default::default() };
         ioctl(&self.card, DRM_IOCTL_MODE_CREATE_DUMB, &mut d).context("CREATE_DUMB")?;
-        let mut p = PrimeHandle {
-            handle: d.handle,
-            flags: DRM_CLOEXEC | DRM_RDWR,
-            fd: -1,
-        };
+        let mut p = PrimeHandle { handle: d.handle, flags: DRM_CLOEXEC | DRM_RDWR, fd: -1 };
         ioctl(&self.card, DRM_IOCTL_PRIME_HANDLE_TO_FD, &mut p).context("PRIME_HANDLE_TO_FD")?;
         Ok((d.handle, owned(p.fd)))
     }
 
     /// Attaches a new write fence to the buffer; returns vgem's fence id.
     pub fn attach(&self, handle: u32) -> Result<u32> {
-        let mut a = VgemFenceAttach {
-            handle,
-            flags: VGEM_FENCE_WRITE,
-            ..Default::default()
-        };
+        let mut a = VgemFenceAttach { handle, flags: VGEM_FENCE_WRITE, ..Default::default() };
         ioctl(&self.card, DRM_IOCTL_VGEM_FENCE_ATTACH, &mut a).context("VGEM_FENCE_ATTACH")?;
         Ok(a.out_fence)
     }
@@ -78,21 +62,14 @@ impl Device {
 
 /// `DMA_BUF_IOCTL_EXPORT_SYNC_FILE` for reading: the buffer's write fence.
 pub fn export_sync_file(dmabuf: &impl AsRawFd) -> Result<OwnedFd> {
-    let mut e = ExportSyncFile {
-        flags: DMA_BUF_SYNC_READ,
-        fd: -1,
-    };
+    let mut e = ExportSyncFile { flags: DMA_BUF_SYNC_READ, fd: -1 };
     ioctl(dmabuf, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &mut e).context("EXPORT_SYNC_FILE")?;
     Ok(owned(e.fd))
 }
 
 /// poll(POLLIN) with a timeout; true when readable (the fence signalled).
 pub fn readable(fd: &impl AsRawFd, timeout_ms: i32) -> Result<bool> {
-    let mut p = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
+    let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
     loop {
         // SAFETY: one valid pollfd.
         let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
@@ -248,9 +225,7 @@ pub fn run(plan: &Plan) -> Result<Truth> {
             dev.signal(fence)?;
             let signalled = clock.now();
             let ms = |d: Duration| d.as_secs_f64() * 1e3;
-            stamps[i]
-                .lifetimes
-                .push((ms(at - born), ms(attached - born), ms(signalled - at)));
+            stamps[i].lifetimes.push((ms(at - born), ms(attached - born), ms(signalled - at)));
             ack_rx.read_exact(&mut ack)?;
             waits += u32::from(ack[0] == b'w');
         }

@@ -21,8 +21,5 @@ pub fn guest_bins(arch: Arch) -> Result<GuestBins> {
         .args(["build", "--release", "--target", arch.rust_target()])
         .args(["--bin", "fencescope", "--bin", "fence-workload"]))?;
     let dir = root.join("target").join(arch.rust_target()).join("release");
-    Ok(GuestBins {
-        fencescope: dir.join("fencescope"),
-        workload: dir.join("fence-workload"),
-    })
+    Ok(GuestBins { fencescope: dir.join("fencescope"), workload: dir.join("fence-workload") })
 }

@@ -18,11 +18,7 @@ pub struct Initramfs {
 impl Initramfs {
     fn push(&mut self, name: &str, kind: ModeFileType, perm: u32, data: Vec<u8>) -> Builder {
         self.ino += 1;
-        let b = Builder::new(name)
-            .ino(self.ino)
-            .mode(perm)
-            .set_mode_file_type(kind)
-            .nlink(1);
+        let b = Builder::new(name).ino(self.ino).mode(perm).set_mode_file_type(kind).nlink(1);
         self.entries.push((b.clone(), data));
         b
     }
@@ -67,12 +63,7 @@ impl Initramfs {
     }
 
     pub fn symlink(&mut self, name: &str, target: &str) {
-        self.push(
-            name,
-            ModeFileType::Symlink,
-            0o777,
-            target.as_bytes().to_vec(),
-        );
+        self.push(name, ModeFileType::Symlink, 0o777, target.as_bytes().to_vec());
     }
 
     pub fn char_dev(&mut self, name: &str, major: u32, minor: u32) {

@@ -63,10 +63,7 @@ fn archive() -> Result<(String, String)> {
     if let Ok(dir) = fs::read_dir("/etc/apt/sources.list.d") {
         let mut files: Vec<_> = dir.flatten().map(|e| e.path()).collect();
         files.sort();
-        for f in files
-            .iter()
-            .filter(|f| f.extension().is_some_and(|e| e == "sources"))
-        {
+        for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "sources")) {
             let text = fs::read_to_string(f)?;
             let field = |name: &str| {
                 text.lines().find_map(|l| {
@@ -96,9 +93,7 @@ struct PrivateApt {
 
 impl PrivateApt {
     fn new(series: Series, arch: Arch) -> Result<PrivateApt> {
-        let dir = cache::dir()
-            .join("apt")
-            .join(format!("{}-{}", series.suite(), arch.debian()));
+        let dir = cache::dir().join("apt").join(format!("{}-{}", series.suite(), arch.debian()));
         fs::create_dir_all(dir.join("lists/partial"))?;
         fs::create_dir_all(dir.join("archives/partial"))?;
         let (uri, key) = archive()?;
@@ -114,18 +109,12 @@ impl PrivateApt {
         let mut c = Command::new(program);
         let d = &self.dir;
         for o in [
-            format!(
-                "Dir::Etc::sourcelist={}",
-                d.join("private.sources").display()
-            ),
+            format!("Dir::Etc::sourcelist={}", d.join("private.sources").display()),
             "Dir::Etc::sourceparts=-".into(),
             format!("Dir::State::Lists={}", d.join("lists").display()),
             format!("Dir::Cache::archives={}", d.join("archives").display()),
             format!("Dir::Cache::pkgcache={}", d.join("pkgcache.bin").display()),
-            format!(
-                "Dir::Cache::srcpkgcache={}",
-                d.join("srcpkgcache.bin").display()
-            ),
+            format!("Dir::Cache::srcpkgcache={}", d.join("srcpkgcache.bin").display()),
             format!("APT::Architecture={}", self.arch.debian()),
             format!("APT::Architectures={}", self.arch.debian()),
         ] {
@@ -149,18 +138,13 @@ impl PrivateApt {
     }
 
     fn download(&self, pkg: &str, into: &Path) -> Result<()> {
-        run(self
-            .cmd("apt-get")
-            .current_dir(into)
-            .args(["-qq", "download", pkg]))
+        run(self.cmd("apt-get").current_dir(into).args(["-qq", "download", pkg]))
     }
 }
 
 /// Fetches (once) and unpacks the kernel of `series` for `arch`.
 pub fn fetch(series: Series, arch: Arch) -> Result<Kernel> {
-    let root = cache::dir()
-        .join("kernels")
-        .join(format!("{}-{}", series.name(), arch.name()));
+    let root = cache::dir().join("kernels").join(format!("{}-{}", series.name(), arch.name()));
     let done = root.join("release");
     if let Ok(release) = fs::read_to_string(&done) {
         return locate(series, arch, &root, release.trim());
@@ -174,16 +158,10 @@ pub fn fetch(series: Series, arch: Arch) -> Result<Kernel> {
     let apt = PrivateApt::new(series, arch)?;
     apt.update()?;
     let meta = format!("linux-image-{}", arch.debian());
-    let image = apt
-        .depends(&meta)?
-        .into_iter()
-        .find(|d| d.starts_with("linux-image-"))
-        .with_context(|| {
-            format!(
-                "{meta} in {} depends on no linux-image package",
-                series.suite()
-            )
-        })?;
+    let image =
+        apt.depends(&meta)?.into_iter().find(|d| d.starts_with("linux-image-")).with_context(
+            || format!("{meta} in {} depends on no linux-image package", series.suite()),
+        )?;
     let release = image.trim_start_matches("linux-image-").to_string();
     // Newer packaging splits the image into -binary and -modules packages.
     let mut packages = vec![image.clone()];
@@ -203,17 +181,11 @@ pub fn fetch(series: Series, arch: Arch) -> Result<Kernel> {
         apt.download(p, &debs)?;
     }
     for deb in fs::read_dir(&debs)? {
-        run(Command::new("dpkg-deb")
-            .arg("-x")
-            .arg(deb?.path())
-            .arg(&tree))?;
+        run(Command::new("dpkg-deb").arg("-x").arg(deb?.path()).arg(&tree))?;
     }
     fs::remove_dir_all(&debs)?;
     let kernel = locate(series, arch, &root, &release)?;
-    run(Command::new("depmod")
-        .arg("-b")
-        .arg(&kernel.module_base)
-        .arg(&release))?;
+    run(Command::new("depmod").arg("-b").arg(&kernel.module_base).arg(&release))?;
     fs::write(&done, &release)?;
     Ok(kernel)
 }
@@ -227,32 +199,23 @@ fn locate(series: Series, arch: Arch, root: &Path, release: &str) -> Result<Kern
         .with_context(|| format!("no lib/modules/{release} in {}", tree.display()))?;
     let image = [
         tree.join("boot").join(format!("vmlinuz-{release}")),
-        module_base
-            .join("lib/modules")
-            .join(release)
-            .join("vmlinuz"),
+        module_base.join("lib/modules").join(release).join("vmlinuz"),
     ]
     .into_iter()
     .find(|p| p.is_file())
     .with_context(|| format!("no kernel image for {release} in {}", tree.display()))?;
-    Ok(Kernel {
-        series,
-        arch,
-        release: release.to_string(),
-        image,
-        module_base,
-    })
+    Ok(Kernel { series, arch, release: release.to_string(), image, module_base })
 }
 
 impl Kernel {
     /// The .ko files to load for `module`, dependencies first.
     pub fn module_chain(&self, module: &str) -> Result<Vec<PathBuf>> {
-        let out = output(
-            Command::new("modprobe")
-                .arg("-d")
-                .arg(&self.module_base)
-                .args(["-S", &self.release, "--show-depends", module]),
-        )?;
+        let out = output(Command::new("modprobe").arg("-d").arg(&self.module_base).args([
+            "-S",
+            &self.release,
+            "--show-depends",
+            module,
+        ]))?;
         Ok(out
             .lines()
             .filter_map(|l| l.strip_prefix("insmod "))
@@ -262,17 +225,11 @@ impl Kernel {
 
     /// The kernel's build configuration, as Debian ships it.
     pub fn config(&self) -> Result<String> {
-        let tree = self
-            .module_base
-            .ancestors()
-            .find(|p| p.ends_with("tree"))
-            .unwrap_or(&self.module_base);
+        let tree =
+            self.module_base.ancestors().find(|p| p.ends_with("tree")).unwrap_or(&self.module_base);
         for p in [
             tree.join("boot").join(format!("config-{}", self.release)),
-            self.module_base
-                .join("lib/modules")
-                .join(&self.release)
-                .join("config"),
+            self.module_base.join("lib/modules").join(&self.release).join("config"),
         ] {
             if let Ok(c) = fs::read_to_string(&p) {
                 return Ok(c);

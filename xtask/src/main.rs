@@ -66,22 +66,11 @@ fn dispatch() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Demo { kernel, arch } => demo(kernel, arch),
         Cmd::Test { no_vm } => test(no_vm),
-        Cmd::Vm {
-            kernel,
-            arch,
-            scenario,
-            console,
-        } => vm(kernel, arch, &scenario, console),
+        Cmd::Vm { kernel, arch, scenario, console } => vm(kernel, arch, &scenario, console),
         Cmd::Kernels { arch } => {
             for s in [Series::V6_12, Series::V6_1] {
                 let k = kernels::fetch(s, arch)?;
-                println!(
-                    "{} {}: {} ({})",
-                    s.name(),
-                    arch.name(),
-                    k.release,
-                    k.image.display()
-                );
+                println!("{} {}: {} ({})", s.name(), arch.name(), k.release, k.image.display());
             }
             Ok(())
         }
@@ -104,23 +93,10 @@ fn demo(series: Series, arch: Arch) -> Result<()> {
             xtask::qemu::tail(&boot.console, 60)
         );
     }
-    println!(
-        "== fencescope probe (in the guest) ==\n{}",
-        boot.file("probe.txt")?
-    );
-    println!(
-        "== what the workload injected ==\n{}",
-        boot.file("truth.json")?.trim()
-    );
-    println!(
-        "\n== fencescope watch: its report ==\n{}",
-        boot.file("report.txt")?
-    );
-    eprintln!(
-        "xtask: demo done in {:.1} s ({:?})",
-        boot.wall.as_secs_f64(),
-        boot.accel
-    );
+    println!("== fencescope probe (in the guest) ==\n{}", boot.file("probe.txt")?);
+    println!("== what the workload injected ==\n{}", boot.file("truth.json")?.trim());
+    println!("\n== fencescope watch: its report ==\n{}", boot.file("report.txt")?);
+    eprintln!("xtask: demo done in {:.1} s ({:?})", boot.wall.as_secs_f64(), boot.accel);
     Ok(())
 }
 
@@ -154,14 +130,7 @@ fn vm(series: Series, arch: Arch, name: &str, console: bool) -> Result<()> {
 
 fn test(no_vm: bool) -> Result<()> {
     run(cargo().args(["fmt", "--all", "--check"])).context("cargo fmt: run `cargo fmt --all`")?;
-    run(cargo().args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]))?;
+    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     run(cargo().args(["test", "--workspace", "--exclude", "fencescope-ebpf"]))?;
     if !no_vm {
         // One guest at a time: two TCG guests on two cores distort timings.

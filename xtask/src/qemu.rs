@@ -44,10 +44,7 @@ pub struct Boot {
 impl Boot {
     pub fn file(&self, name: &str) -> Result<&str> {
         self.files.get(name).map(String::as_str).with_context(|| {
-            format!(
-                "the guest wrote no {name}; console tail:\n{}",
-                tail(&self.console, 60)
-            )
+            format!("the guest wrote no {name}; console tail:\n{}", tail(&self.console, 60))
         })
     }
 }
@@ -109,9 +106,7 @@ fn command(
         // preempt=full: under emulation a kernel path runs tens of times
         // slower, and a workload's real-time producer must not wait for one
         // to reach a voluntary preemption point to meet its deadline.
-        .arg(format!(
-            "console={tty} panic=-1 quiet loglevel=1 preempt=full"
-        ))
+        .arg(format!("console={tty} panic=-1 quiet loglevel=1 preempt=full"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -140,9 +135,7 @@ fn wait(
         let elapsed = start.elapsed();
         if let Some(limit) = init_within
             && elapsed > limit
-            && !fs::read_to_string(console)
-                .unwrap_or_default()
-                .contains(INIT_MARK)
+            && !fs::read_to_string(console).unwrap_or_default().contains(INIT_MARK)
         {
             let _ = child.kill();
             let _ = child.wait();
@@ -171,23 +164,12 @@ fn pick_accel(arch: Arch, kernel: &Path, initrd: &Path, work: &Path) -> Result<A
     let host = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let verdict = cache::dir().join(format!("kvm-verdict-{}", host.trim()));
     if let Ok(v) = fs::read_to_string(&verdict) {
-        return Ok(if v.trim() == "kvm" {
-            Accel::Kvm
-        } else {
-            Accel::Tcg
-        });
+        return Ok(if v.trim() == "kvm" { Accel::Kvm } else { Accel::Tcg });
     }
     let console = work.join("kvm-probe.log");
     let mut child = command(arch, Accel::Kvm, kernel, initrd, &console, 1).spawn()?;
-    wait(
-        &mut child,
-        &console,
-        Duration::from_secs(20),
-        Some(Duration::from_secs(20)),
-    )?;
-    let ok = fs::read_to_string(&console)
-        .unwrap_or_default()
-        .contains(INIT_MARK);
+    wait(&mut child, &console, Duration::from_secs(20), Some(Duration::from_secs(20)))?;
+    let ok = fs::read_to_string(&console).unwrap_or_default().contains(INIT_MARK);
     let accel = if ok { Accel::Kvm } else { Accel::Tcg };
     fs::create_dir_all(cache::dir())?;
     fs::write(&verdict, if ok { "kvm" } else { "tcg" })?;
@@ -213,9 +195,8 @@ pub fn boot(
         let console: PathBuf = work.join("console.log");
         let _ = fs::remove_file(&console);
         let start = Instant::now();
-        let mut child = command(arch, accel, kernel, initrd, &console, cpus)
-            .spawn()
-            .with_context(|| {
+        let mut child =
+            command(arch, accel, kernel, initrd, &console, cpus).spawn().with_context(|| {
                 format!("starting QEMU for {} (install it: ./x setup)", arch.name())
             })?;
         // Init within a minute even under TCG; the rest is the scenario's.
@@ -248,14 +229,7 @@ pub fn boot(
                 tail(&text, 60)
             );
         }
-        return Ok(Boot {
-            console: text,
-            files,
-            exit,
-            wall,
-            accel,
-            retried,
-        });
+        return Ok(Boot { console: text, files, exit, wall, accel, retried });
     }
 }
 

@@ -105,21 +105,11 @@ pub fn run(scenario: &Scenario, kernel: &Kernel, bins: &GuestBins) -> Result<Boo
     }
     fs.file("modules/order", 0o644, order.into_bytes());
     fs.write(&initrd)?;
-    qemu::boot(
-        kernel.arch,
-        &kernel.image,
-        &initrd,
-        &work,
-        scenario.cpus,
-        scenario.timeout,
-    )
+    qemu::boot(kernel.arch, &kernel.image, &initrd, &work, scenario.cpus, scenario.timeout)
 }
 
 fn module_name(ko: &Path) -> String {
-    let file = ko
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let file = ko.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
     file.split(".ko").next().unwrap_or(&file).to_string()
 }
 
@@ -129,10 +119,7 @@ fn guest_busybox(kernel: &Kernel) -> Result<PathBuf> {
     if kernel.arch == crate::Arch::host() {
         return busybox();
     }
-    let p = cache::dir()
-        .join("busybox")
-        .join(kernel.arch.debian())
-        .join("busybox");
+    let p = cache::dir().join("busybox").join(kernel.arch.debian()).join("busybox");
     p.is_file()
         .then_some(p.clone())
         .with_context(|| format!("no {} busybox at {}", kernel.arch.debian(), p.display()))
@@ -157,14 +144,9 @@ fence-workload vgem --fences 5:10 --fences 20:2 --stub-exports 2 >/dev/null || e
 const WARM_DONE: &str = "kill -INT $WARM; wait $WARM\n";
 
 fn workload_cmd() -> String {
-    let fences: Vec<String> = TRUTH_FENCES
-        .iter()
-        .map(|(ms, n)| format!("--fences {ms}:{n}"))
-        .collect();
-    format!(
-        "fence-workload vgem {} --stub-exports {TRUTH_STUB_EXPORTS}",
-        fences.join(" ")
-    )
+    let fences: Vec<String> =
+        TRUTH_FENCES.iter().map(|(ms, n)| format!("--fences {ms}:{n}")).collect();
+    format!("fence-workload vgem {} --stub-exports {TRUTH_STUB_EXPORTS}", fences.join(" "))
 }
 
 /// The truth run: one fencescope recording with the raw tracepoint (printing

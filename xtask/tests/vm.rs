@@ -38,31 +38,15 @@ fn check(label: &str, s: &Summary) {
         s.stub_fences(),
         s.dropped
     );
-    assert!(
-        within(l.p50_ns, short),
-        "{label}: p50 {:.3} ms, want {short} ms",
-        ms(l.p50_ns)
-    );
+    assert!(within(l.p50_ns, short), "{label}: p50 {:.3} ms, want {short} ms", ms(l.p50_ns));
     for (name, v) in [("p90", l.p90_ns), ("p99", l.p99_ns), ("max", l.max_ns)] {
-        assert!(
-            within(v, long),
-            "{label}: {name} {:.3} ms, want {long} ms",
-            ms(v)
-        );
+        assert!(within(v, long), "{label}: {name} {:.3} ms, want {long} ms", ms(v));
     }
     assert_eq!(s.dropped, 0, "{label}: dropped records");
     assert_eq!(s.unnamed, 0, "{label}: fences without names");
     // The stub is initialised at most once, lazily, and never counted as vgem.
-    assert!(
-        s.stub_fences() <= 1,
-        "{label}: stub fences {}",
-        s.stub_fences()
-    );
-    assert_eq!(
-        s.real_fences(),
-        u64::from(total),
-        "{label}: other real fences appeared"
-    );
+    assert!(s.stub_fences() <= 1, "{label}: stub fences {}", s.stub_fences());
+    assert_eq!(s.real_fences(), u64::from(total), "{label}: other real fences appeared");
 }
 
 /// Whether the workload could hold every lifetime it injected within the
@@ -75,9 +59,7 @@ fn injection_held(truth: &serde_json::Value) -> Result<(), String> {
         let max = l["measured_max_ms"].as_f64().unwrap_or(f64::MAX);
         let slack = (want * 0.02).max(0.3);
         if max - want > slack / 2.0 {
-            return Err(format!(
-                "a {want} ms fence was held {max:.3} ms by the producer itself"
-            ));
+            return Err(format!("a {want} ms fence was held {max:.3} ms by the producer itself"));
         }
     }
     Ok(())
@@ -115,25 +97,11 @@ fn truth(series: Series) {
         boot.exit,
         boot.wall.as_secs_f64(),
         boot.accel,
-        if boot.retried {
-            ", after one boot that never reached /init"
-        } else {
-            ""
-        }
+        if boot.retried { ", after one boot that never reached /init" } else { "" }
     );
-    assert_eq!(
-        boot.exit,
-        Some(0),
-        "scenario failed:\n{}",
-        xtask::qemu::tail(&boot.console, 80)
-    );
+    assert_eq!(boot.exit, Some(0), "scenario failed:\n{}", xtask::qemu::tail(&boot.console, 80));
     eprintln!("workload: {}", boot.file("truth.json").unwrap().trim());
-    if let Some(line) = boot
-        .file("raw.err")
-        .unwrap()
-        .lines()
-        .find(|l| l.contains("recorded"))
-    {
+    if let Some(line) = boot.file("raw.err").unwrap().lines().find(|l| l.contains("recorded")) {
         eprintln!("{line}");
     }
     let parse = |name: &str| -> Summary {
@@ -144,10 +112,7 @@ fn truth(series: Series) {
     let replay = parse("replay.json");
     check(&format!("{} raw-tracepoint", series.name()), &raw);
     check(&format!("{} kprobe", series.name()), &kprobe);
-    assert_eq!(
-        replay, raw,
-        "record -> report must give the live figures exactly"
-    );
+    assert_eq!(replay, raw, "record -> report must give the live figures exactly");
 }
 
 #[test]

@@ -44,6 +44,10 @@ pub struct Info {
     pub attach: serde_json::Value,
     /// Layout facts used (offsets, their source).
     pub layout: serde_json::Value,
+    /// What the engine needs to read the records as the live run did
+    /// (kernel addresses, keying); shape owned by the tool.
+    #[serde(default)]
+    pub engine: serde_json::Value,
     pub started_unix_ms: u64,
     pub started_monotonic_ns: u64,
     pub command_line: Vec<String>,

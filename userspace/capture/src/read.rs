@@ -59,10 +59,7 @@ impl Capture {
         }
         let info_len = u32_at(&data, 12);
         if info_len > MAX_INFO_LEN {
-            return Err(Error::BadInfo(
-                name,
-                format!("header claims {info_len} bytes"),
-            ));
+            return Err(Error::BadInfo(name, format!("header claims {info_len} bytes")));
         }
         let body = 16 + info_len as usize;
         if data.len() < body {
@@ -71,18 +68,9 @@ impl Capture {
         let info: Info = serde_json::from_slice(&data[16..body])
             .map_err(|e| Error::BadInfo(name.clone(), e.to_string()))?;
         if info.schema_version > SCHEMA_VERSION {
-            return Err(Error::NewerSchema(
-                name,
-                info.schema_version,
-                SCHEMA_VERSION,
-            ));
+            return Err(Error::NewerSchema(name, info.schema_version, SCHEMA_VERSION));
         }
-        Ok(Capture {
-            info,
-            name,
-            data,
-            body,
-        })
+        Ok(Capture { info, name, data, body })
     }
 
     pub fn name(&self) -> &str {
@@ -120,12 +108,8 @@ impl Capture {
                 out.stopped = stop("not a chunk (damaged file)".into());
                 break;
             }
-            let (packed_len, raw_len, records, crc) = (
-                u32_at(d, at + 4),
-                u32_at(d, at + 8),
-                u32_at(d, at + 12),
-                u32_at(d, at + 16),
-            );
+            let (packed_len, raw_len, records, crc) =
+                (u32_at(d, at + 4), u32_at(d, at + 8), u32_at(d, at + 12), u32_at(d, at + 16));
             if packed_len > MAX_CHUNK_LEN || raw_len > MAX_CHUNK_LEN {
                 out.stopped = stop("chunk sizes out of range (damaged file)".into());
                 break;
@@ -195,10 +179,7 @@ fn split(raw: &[u8], records: u32) -> Result<Vec<(usize, usize)>, String> {
         at = end;
     }
     if spans.len() != records as usize {
-        return Err(format!(
-            "chunk says {records} records, holds {}",
-            spans.len()
-        ));
+        return Err(format!("chunk says {records} records, holds {}", spans.len()));
     }
     Ok(spans)
 }

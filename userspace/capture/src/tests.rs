@@ -64,14 +64,7 @@ fn replay(bytes: Vec<u8>) -> Result<(Vec<Vec<u8>>, Outcome), Error> {
 #[test]
 fn round_trip_keeps_every_record_in_order() {
     let (got, out) = replay(capture(1000, 100)).unwrap();
-    assert_eq!(
-        out,
-        Outcome {
-            chunks: 10,
-            records: 1000,
-            stopped: None
-        }
-    );
+    assert_eq!(out, Outcome { chunks: 10, records: 1000, stopped: None });
     assert!(got == (0..1000).map(record).collect::<Vec<_>>());
     let (got, out) = replay(capture(0, 1)).unwrap();
     assert_eq!((got.len(), out.stopped), (0, None));
@@ -95,10 +88,7 @@ fn a_capture_cut_anywhere_reads_its_complete_chunks() {
         // Records come only in whole chunks, and all of them up to the cut.
         assert_eq!(got.len() as u64, out.records);
         assert_eq!(out.records, out.chunks * 10);
-        assert!(
-            got == (0..out.records).map(record).collect::<Vec<_>>(),
-            "cut at {cut}"
-        );
+        assert!(got == (0..out.records).map(record).collect::<Vec<_>>(), "cut at {cut}");
         // Only the whole file ends cleanly; any cut says it was interrupted.
         assert!(out.stopped.is_some(), "cut at {cut}");
     }
@@ -108,14 +98,9 @@ fn a_capture_cut_anywhere_reads_its_complete_chunks() {
 fn bad_files_get_one_clear_line() {
     let cases: Vec<(Vec<u8>, &str)> = vec![
         (Vec::new(), "empty file"),
+        (b"hello, this is a text file\n".to_vec(), "not a fencescope capture"),
         (
-            b"hello, this is a text file\n".to_vec(),
-            "not a fencescope capture",
-        ),
-        (
-            (0..4096u32)
-                .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-                .collect(),
+            (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect(),
             "not a fencescope capture",
         ),
         (b"FNCS".to_vec(), "cut short"),
@@ -134,10 +119,7 @@ fn newer_versions_are_refused_with_what_to_do() {
     let e = replay(newer).err().unwrap().to_string();
     assert!(e.contains("newer fencescope"), "{e}");
 
-    let info = Info {
-        schema_version: fencescope_schema::SCHEMA_VERSION + 1,
-        ..Info::default()
-    };
+    let info = Info { schema_version: fencescope_schema::SCHEMA_VERSION + 1, ..Info::default() };
     let path = temp("newer-schema");
     Writer::create(&path, &info).unwrap().finish().unwrap();
     let e = read(&path).err().unwrap().to_string();

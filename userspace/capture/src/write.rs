@@ -33,16 +33,8 @@ impl Writer {
         head.extend_from_slice(&(json.len() as u32).to_le_bytes());
         head.extend_from_slice(&json);
         file.write_all(&head)?;
-        let stats = Stats {
-            file_bytes: head.len() as u64,
-            ..Stats::default()
-        };
-        Ok(Writer {
-            file,
-            buf: Vec::with_capacity(CHUNK_BYTES + 4096),
-            buf_records: 0,
-            stats,
-        })
+        let stats = Stats { file_bytes: head.len() as u64, ..Stats::default() };
+        Ok(Writer { file, buf: Vec::with_capacity(CHUNK_BYTES + 4096), buf_records: 0, stats })
     }
 
     /// Adds one schema record; writes a chunk when enough have gathered.

@@ -12,9 +12,10 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 
-use crate::event::{Body, Event, FenceName};
+use crate::event::{Body, Event, FenceName, Meta, Phase};
 use crate::hist::Latency;
-use crate::summary::{GroupSummary, Summary};
+use crate::summary::{GroupSummary, Summary, Vb2Summary};
+use crate::waits::{FenceState, Symbols, Waits};
 
 /// Bounds on the engine's memory: it runs for hours on a board.
 #[derive(Clone, Copy, Debug)]
@@ -28,10 +29,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_fences: 1 << 16,
-            early_signal_window_ns: 1_000_000_000,
-        }
+        Limits { max_fences: 1 << 16, early_signal_window_ns: 1_000_000_000 }
     }
 }
 
@@ -51,6 +49,9 @@ struct Group {
     signalled: u64,
     destroyed_unsignalled: u64,
     lifetime: Latency,
+    resv_usage: [u64; 4],
+    attach_to_signal: Latency,
+    vb2_to_signal: Latency,
 }
 
 impl Group {
@@ -63,6 +64,9 @@ impl Group {
             signalled: 0,
             destroyed_unsignalled: 0,
             lifetime: Latency::default(),
+            resv_usage: [0; 4],
+            attach_to_signal: Latency::default(),
+            vb2_to_signal: Latency::default(),
         }
     }
 }
@@ -75,6 +79,11 @@ struct Fence {
     group: Option<GroupId>,
     /// init → signal, once signalled.
     lifetime_ns: Option<u64>,
+    /// First `dma_resv_add_fence`: when, and with which usage.
+    resv: Option<(u64, u32)>,
+    /// Entry of the `vb2_buffer_done` call it signalled in.
+    vb2_done_ns: Option<u64>,
+    signal_ns: u64,
 }
 
 /// Events in, measurements out. Feed it in ring-buffer order.
@@ -98,6 +107,21 @@ pub struct Engine {
     unnamed: u64,
     dropped: u64,
     evicted: u64,
+    waits: Waits,
+    /// Threads inside `vb2_buffer_done`: entry time, whether a fence
+    /// signalled in the call yet.
+    vb2_calls: FxHashMap<u32, (u64, bool)>,
+    vb2: Vb2Summary,
+    unpaired: u64,
+    /// Classic tracepoints only: a names record is the init, and fences are
+    /// keyed by their 32-bit (context, seqno).
+    names_are_inits: bool,
+}
+
+/// The key a fence gets when no address is known (classic tracepoints
+/// only, where no record carries one): its 32-bit (context, seqno).
+fn pseudo_address(context: u32, seqno: u32) -> u64 {
+    (u64::from(context) << 32) | u64::from(seqno)
 }
 
 impl Default for Engine {
@@ -125,7 +149,25 @@ impl Engine {
             unnamed: 0,
             dropped: 0,
             evicted: 0,
+            waits: Waits::default(),
+            vb2_calls: FxHashMap::default(),
+            vb2: Vb2Summary::default(),
+            unpaired: 0,
+            names_are_inits: false,
         }
+    }
+
+    /// For sessions that watched classic tracepoints only.
+    pub fn with_names_as_inits(mut self, yes: bool) -> Self {
+        self.names_are_inits = yes;
+        self
+    }
+
+    /// Kernel addresses for classifying waits and stubs (from kallsyms
+    /// live, from the capture on replay).
+    pub fn with_symbols(mut self, symbols: Symbols) -> Self {
+        self.waits = Waits::new(symbols);
+        self
     }
 
     pub fn feed(&mut self, ev: &Event) {
@@ -135,22 +177,39 @@ impl Engine {
             self.first_ns.get_or_insert(ts);
             self.last_ns = self.last_ns.max(ts);
         }
+        let m = &ev.meta;
         match ev.body {
-            Body::FenceInit {
-                fence,
-                context,
-                seqno,
-            } => self.init(fence, context, seqno, ts),
-            Body::FenceNames {
-                context,
-                seqno,
-                driver,
-                timeline,
-            } => self.names((context, seqno), driver, timeline),
-            Body::FenceSignaled { fence, .. } => self.signal(fence, ts),
+            Body::FenceInit { fence, context, seqno } => self.init(fence, context, seqno, ts),
+            Body::FenceNames { context, seqno, driver, timeline } => {
+                if self.names_are_inits {
+                    let addr = pseudo_address(context, seqno);
+                    self.init(addr, u64::from(context), u64::from(seqno), ts);
+                }
+                self.names((context, seqno), driver, timeline)
+            }
+            Body::FenceSignaled { fence: 0, context, seqno } if self.names_are_inits => {
+                self.signal(pseudo_address(context as u32, seqno as u32), ts, Some(m.tid))
+            }
+            Body::FenceSignaled { fence, .. } => self.signal(fence, ts, Some(m.tid)),
             Body::FenceDestroy { fence } => self.destroy(fence),
             // Cumulative since the session began: the latest is the total.
             Body::Drops { by_kind } => self.dropped = by_kind.iter().sum(),
+            Body::ResvAdd { fence, usage, .. } => self.resv_add(fence, usage, ts),
+            Body::Export { phase, object, ret } => {
+                let fences = &self.fences;
+                self.waits.export(m, phase, object, ret, |f| fence_state(fences, f));
+            }
+            Body::SyncFile { fence, context, .. } => {
+                let array = self.is_array(fence);
+                self.waits.sync_file(m, fence, context, array);
+            }
+            Body::DmaBufPoll { phase, file, mask } => self.waits.poll(m, phase, file, mask),
+            Body::AddCallback { fence, func } => {
+                let state = fence_state(&self.fences, fence);
+                self.waits.add_callback(m, fence, func, state);
+            }
+            Body::Vb2Done { phase, .. } => self.vb2_done(m, phase),
+            Body::FenceWait { phase, fence } => self.waits.kernel_wait(m, phase, fence),
         }
     }
 
@@ -178,16 +237,17 @@ impl Engine {
             .map(|(_, g)| g);
         let serial = self.next_serial;
         self.next_serial += 1;
-        self.fences.insert(
-            addr,
-            Fence {
-                serial,
-                init_ns: ts,
-                key,
-                group: None,
-                lifetime_ns: None,
-            },
-        );
+        let fence = Fence {
+            serial,
+            init_ns: ts,
+            key,
+            group: None,
+            lifetime_ns: None,
+            resv: None,
+            vb2_done_ns: None,
+            signal_ns: 0,
+        };
+        self.fences.insert(addr, fence);
         match group {
             Some(g) => self.file(addr, g),
             None => self.awaiting_names.entry(key).or_default().push_back(addr),
@@ -195,28 +255,17 @@ impl Engine {
         self.order.push_back((addr, serial));
         self.evict_if_full();
         self.expire_early_signals(ts);
-        if let Some(i) = self
-            .early_signals
-            .iter()
-            .position(|&(a, at)| a == addr && at >= ts)
-        {
+        if let Some(i) = self.early_signals.iter().position(|&(a, at)| a == addr && at >= ts) {
             let (_, at) = self.early_signals.remove(i).expect("index from position");
-            self.signal(addr, at);
+            self.signal(addr, at, None);
         }
     }
 
     fn names(&mut self, key: NameKey, driver: FenceName, timeline: FenceName) {
         // Context 0 is never handed out by dma_fence_context_alloc: stubs.
         let g = self.group_id(&driver.as_str(), &timeline.as_str(), key.0 == 0);
-        let waiting = self
-            .awaiting_names
-            .get_mut(&key)
-            .and_then(VecDeque::pop_front);
-        if self
-            .awaiting_names
-            .get(&key)
-            .is_some_and(VecDeque::is_empty)
-        {
+        let waiting = self.awaiting_names.get_mut(&key).and_then(VecDeque::pop_front);
+        if self.awaiting_names.get(&key).is_some_and(VecDeque::is_empty) {
             self.awaiting_names.remove(&key);
         }
         if let Some(addr) = waiting.filter(|a| self.fences.contains_key(a)) {
@@ -236,13 +285,13 @@ impl Engine {
             return;
         };
         fence.group = Some(g);
-        let lifetime = fence.lifetime_ns;
+        let f = *fence;
         let group = &mut self.groups[g];
         group.fences += 1;
-        if let Some(ns) = lifetime {
-            group.signalled += 1;
-            group.lifetime.record(ns);
+        if let Some((_, usage)) = f.resv {
+            group.resv_usage[(usage as usize).min(3)] += 1;
         }
+        record_signal(group, &f);
     }
 
     /// The fence's group, filing it under "?" if its names never came.
@@ -267,8 +316,14 @@ impl Engine {
         }
     }
 
-    fn signal(&mut self, addr: u64, ts: u64) {
-        let Some(fence) = self.fences.get(&addr).copied() else {
+    fn signal(&mut self, addr: u64, ts: u64, tid: Option<u32>) {
+        // Inside vb2_buffer_done on this thread: the producer's done.
+        let vb2 = tid.and_then(|t| self.vb2_calls.get_mut(&t)).map(|(at, any)| {
+            *any = true;
+            *at
+        });
+        self.waits.signalled(addr, ts);
+        let Some(fence) = self.fences.get_mut(&addr) else {
             self.expire_early_signals(ts);
             self.early_signals.push_back((addr, ts));
             return;
@@ -276,15 +331,48 @@ impl Engine {
         if fence.lifetime_ns.is_some() {
             return;
         }
-        let ns = ts.saturating_sub(fence.init_ns);
-        if let Some(f) = self.fences.get_mut(&addr) {
-            f.lifetime_ns = Some(ns);
+        fence.lifetime_ns = Some(ts.saturating_sub(fence.init_ns));
+        fence.signal_ns = ts;
+        fence.vb2_done_ns = vb2;
+        let f = *fence;
+        if let Some(g) = f.group {
+            record_signal(&mut self.groups[g], &f);
         }
+    }
+
+    fn resv_add(&mut self, addr: u64, usage: u32, ts: u64) {
+        let Some(fence) = self.fences.get_mut(&addr) else {
+            self.unpaired += 1;
+            return;
+        };
+        if fence.resv.is_some() {
+            return;
+        }
+        fence.resv = Some((ts, usage));
         if let Some(g) = fence.group {
-            let group = &mut self.groups[g];
-            group.signalled += 1;
-            group.lifetime.record(ns);
+            self.groups[g].resv_usage[(usage as usize).min(3)] += 1;
         }
+    }
+
+    fn vb2_done(&mut self, m: &Meta, phase: Phase) {
+        match phase {
+            Phase::Entry => {
+                self.vb2.buffers_done += 1;
+                self.vb2_calls.insert(m.tid, (m.ts_ns, false));
+            }
+            Phase::Return => match self.vb2_calls.remove(&m.tid) {
+                Some((_, true)) => self.vb2.with_fence += 1,
+                Some(_) => {}
+                None => self.unpaired += 1,
+            },
+        }
+    }
+
+    fn is_array(&self, addr: u64) -> bool {
+        self.fences
+            .get(&addr)
+            .and_then(|f| f.group)
+            .is_some_and(|g| self.groups[g].driver == "dma_fence_array")
     }
 
     fn destroy(&mut self, addr: u64) {
@@ -297,6 +385,7 @@ impl Engine {
     fn close(&mut self, addr: u64) -> Option<Fence> {
         let g = self.resolve(addr)?;
         let fence = self.fences.remove(&addr)?;
+        self.waits.forget(addr);
         if fence.lifetime_ns.is_none() {
             self.groups[g].destroyed_unsignalled += 1;
         }
@@ -312,6 +401,7 @@ impl Engine {
                 // Filed under its group before it goes, so it is still counted.
                 self.resolve(addr);
                 let fence = self.fences.remove(&addr).expect("fence is tracked");
+                self.waits.forget(addr);
                 if fence.lifetime_ns.is_none() {
                     self.evicted += 1;
                 }
@@ -320,8 +410,7 @@ impl Engine {
         // Destroyed fences leave stale order entries; keep the queue bounded.
         if self.order.len() > 2 * self.fences.len() + 1024 {
             let fences = &self.fences;
-            self.order
-                .retain(|(a, s)| fences.get(a).is_some_and(|f| f.serial == *s));
+            self.order.retain(|(a, s)| fences.get(a).is_some_and(|f| f.serial == *s));
         }
     }
 
@@ -342,10 +431,7 @@ impl Engine {
         let mut unnamed = self.unnamed;
         let mut in_flight: Vec<(u64, u64)> = vec![(0, 0); groups.len() + 1];
         let unnamed_slot =
-            match self
-                .group_ids
-                .get(&(FenceName::new("?"), FenceName::new("?"), false))
-            {
+            match self.group_ids.get(&(FenceName::new("?"), FenceName::new("?"), false)) {
                 Some(&g) => g,
                 None => groups.len(),
             };
@@ -359,10 +445,7 @@ impl Engine {
                     }
                     let g = &mut groups[unnamed_slot];
                     g.fences += 1;
-                    if let Some(ns) = f.lifetime_ns {
-                        g.signalled += 1;
-                        g.lifetime.record(ns);
-                    }
+                    record_signal(g, f);
                     unnamed_slot
                 }
             };
@@ -387,9 +470,13 @@ impl Engine {
                 oldest_in_flight_ns: oldest,
                 destroyed_unsignalled: g.destroyed_unsignalled,
                 lifetime: g.lifetime.summary(),
+                resv_usage: g.resv_usage,
+                attach_to_signal: g.attach_to_signal.summary(),
+                vb2_done_to_signal: g.vb2_to_signal.summary(),
             })
             .collect();
         out.sort_by(|a, b| (a.stub, &a.driver, &a.timeline).cmp(&(b.stub, &b.driver, &b.timeline)));
+        let (waits, exports) = self.waits.summary();
         Summary {
             events: self.events,
             span_ns: self.first_ns.map_or(0, |f| self.last_ns - f),
@@ -398,7 +485,32 @@ impl Engine {
             unnamed,
             dropped: self.dropped,
             evicted: self.evicted,
+            waits,
+            exports,
+            vb2: self.vb2,
+            unpaired: self.unpaired + self.waits.dropped_open(),
         }
+    }
+}
+
+/// A signalled fence's figures, into its group.
+fn record_signal(group: &mut Group, f: &Fence) {
+    let Some(ns) = f.lifetime_ns else { return };
+    group.signalled += 1;
+    group.lifetime.record(ns);
+    if let Some((at, _)) = f.resv {
+        group.attach_to_signal.record(f.signal_ns.saturating_sub(at));
+    }
+    if let Some(at) = f.vb2_done_ns {
+        group.vb2_to_signal.record(f.signal_ns.saturating_sub(at));
+    }
+}
+
+fn fence_state(fences: &FxHashMap<u64, Fence>, addr: u64) -> FenceState {
+    match fences.get(&addr) {
+        Some(f) if f.lifetime_ns.is_some() => FenceState::Signalled,
+        Some(_) => FenceState::Unsignalled,
+        None => FenceState::Unknown,
     }
 }
 

@@ -35,14 +35,7 @@ impl Stream {
         seqno: u64,
         names: (&str, &str),
     ) -> &mut Self {
-        self.push(
-            ts,
-            Body::FenceInit {
-                fence: addr,
-                context,
-                seqno,
-            },
-        );
+        self.push(ts, Body::FenceInit { fence: addr, context, seqno });
         self.push(
             ts,
             Body::FenceNames {
@@ -55,14 +48,7 @@ impl Stream {
     }
 
     fn signal(&mut self, ts: u64, addr: u64) -> &mut Self {
-        self.push(
-            ts,
-            Body::FenceSignaled {
-                fence: addr,
-                context: 0,
-                seqno: 0,
-            },
-        )
+        self.push(ts, Body::FenceSignaled { fence: addr, context: 0, seqno: 0 })
     }
 
     fn destroy(&mut self, ts: u64, addr: u64) -> &mut Self {
@@ -83,13 +69,11 @@ fn pairs_init_and_signal_into_lifetimes_per_group() {
     let mut s = Stream::new();
     let mut t = 0;
     for i in 0..200u64 {
-        s.init(t, 0x1000 + i * 64, 10 + i, 1, VGEM)
-            .signal(t + 5 * MS, 0x1000 + i * 64);
+        s.init(t, 0x1000 + i * 64, 10 + i, 1, VGEM).signal(t + 5 * MS, 0x1000 + i * 64);
         t += 6 * MS;
     }
     for i in 0..100u64 {
-        s.init(t, 0x9000 + i * 64, 500, i, ("i915", "ring0"))
-            .signal(t + 20 * MS, 0x9000 + i * 64);
+        s.init(t, 0x9000 + i * 64, 500, i, ("i915", "ring0")).signal(t + 20 * MS, 0x9000 + i * 64);
         t += 21 * MS;
     }
     let sum = s.run();
@@ -118,14 +102,7 @@ fn names_before_init_join_as_well_as_after() {
             timeline: Name::new("unbound"),
         },
     )
-    .push(
-        0,
-        Body::FenceInit {
-            fence: 0xa0,
-            context: 7,
-            seqno: 3,
-        },
-    )
+    .push(0, Body::FenceInit { fence: 0xa0, context: 7, seqno: 3 })
     .signal(2 * MS, 0xa0);
     let sum = s.run();
     let g = sum.group("vgem", "unbound").unwrap();
@@ -171,8 +148,7 @@ fn signal_of_a_fence_born_before_the_session_is_counted_not_paired() {
     let mut s = Stream::new();
     s.signal(0, 0xd0);
     // Far later, the address is reused by a new fence: no false pairing.
-    s.init(5_000 * MS, 0xd0, 4, 1, VGEM)
-        .signal(5_001 * MS, 0xd0);
+    s.init(5_000 * MS, 0xd0, 4, 1, VGEM).signal(5_001 * MS, 0xd0);
     let sum = s.run();
     assert_eq!(sum.signals_without_init, 1);
     let g = sum.group("vgem", "unbound").unwrap();
@@ -183,9 +159,7 @@ fn signal_of_a_fence_born_before_the_session_is_counted_not_paired() {
 #[test]
 fn missing_signal_shows_as_in_flight_then_destroyed_unsignalled() {
     let mut s = Stream::new();
-    s.init(0, 0xe0, 4, 1, VGEM)
-        .init(MS, 0xe8, 5, 1, VGEM)
-        .signal(2 * MS, 0xe8);
+    s.init(0, 0xe0, 4, 1, VGEM).init(MS, 0xe8, 5, 1, VGEM).signal(2 * MS, 0xe8);
     s.push(300 * MS, Body::FenceDestroy { fence: 0xf00 }); // someone else's fence
     let sum = s.run();
     let g = sum.group("vgem", "unbound").unwrap();
@@ -201,12 +175,8 @@ fn missing_signal_shows_as_in_flight_then_destroyed_unsignalled() {
 #[test]
 fn pointer_reuse_after_destroy_starts_a_new_fence() {
     let mut s = Stream::new();
-    s.init(0, 0x100, 4, 1, VGEM)
-        .signal(5 * MS, 0x100)
-        .destroy(6 * MS, 0x100);
-    s.init(10 * MS, 0x100, 5, 1, VGEM)
-        .signal(30 * MS, 0x100)
-        .destroy(31 * MS, 0x100);
+    s.init(0, 0x100, 4, 1, VGEM).signal(5 * MS, 0x100).destroy(6 * MS, 0x100);
+    s.init(10 * MS, 0x100, 5, 1, VGEM).signal(30 * MS, 0x100).destroy(31 * MS, 0x100);
     let g = s.run().group("vgem", "unbound").cloned().unwrap();
     assert_eq!((g.fences, g.signalled, g.destroyed_unsignalled), (2, 2, 0));
     assert!(g.lifetime.min_ns.abs_diff(5 * MS) < 5 * MS / 1000);
@@ -219,33 +189,15 @@ fn pointer_reuse_without_destroy_closes_the_old_fence() {
     s.init(0, 0x100, 4, 1, VGEM); // destroy lost
     s.init(10 * MS, 0x100, 5, 1, VGEM).signal(15 * MS, 0x100);
     let g = s.run().group("vgem", "unbound").cloned().unwrap();
-    assert_eq!(
-        (g.fences, g.signalled, g.destroyed_unsignalled, g.in_flight),
-        (2, 1, 1, 0)
-    );
+    assert_eq!((g.fences, g.signalled, g.destroyed_unsignalled, g.in_flight), (2, 1, 1, 0));
     assert!(g.lifetime.max_ns.abs_diff(5 * MS) < 5 * MS / 1000);
 }
 
 #[test]
 fn lost_names_file_the_fence_under_unnamed() {
     let mut s = Stream::new();
-    s.push(
-        0,
-        Body::FenceInit {
-            fence: 0x200,
-            context: 8,
-            seqno: 1,
-        },
-    )
-    .signal(MS, 0x200);
-    s.push(
-        2 * MS,
-        Body::FenceInit {
-            fence: 0x300,
-            context: 9,
-            seqno: 1,
-        },
-    );
+    s.push(0, Body::FenceInit { fence: 0x200, context: 8, seqno: 1 }).signal(MS, 0x200);
+    s.push(2 * MS, Body::FenceInit { fence: 0x300, context: 9, seqno: 1 });
     let sum = s.run();
     let g = sum.group("?", "?").unwrap();
     assert_eq!((g.fences, g.signalled, g.in_flight), (2, 1, 1));
@@ -255,27 +207,14 @@ fn lost_names_file_the_fence_under_unnamed() {
 #[test]
 fn drops_are_cumulative_and_shown() {
     let mut s = Stream::new();
-    s.push(
-        0,
-        Body::Drops {
-            by_kind: [0, 3, 0, 1, 0, 0, 0, 0],
-        },
-    );
-    s.push(
-        0,
-        Body::Drops {
-            by_kind: [0, 5, 0, 2, 0, 0, 0, 0],
-        },
-    );
+    s.push(0, Body::Drops { by_kind: [0, 3, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] });
+    s.push(0, Body::Drops { by_kind: [0, 5, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] });
     assert_eq!(s.run().dropped, 7);
 }
 
 #[test]
 fn table_is_bounded_and_evictions_counted() {
-    let mut e = Engine::new(Limits {
-        max_fences: 8,
-        ..Limits::default()
-    });
+    let mut e = Engine::new(Limits { max_fences: 8, ..Limits::default() });
     let mut s = Stream::new();
     for i in 0..20u64 {
         s.init(i, 0x1000 + i, 100 + i, 1, VGEM);
@@ -287,4 +226,26 @@ fn table_is_bounded_and_evictions_counted() {
     assert_eq!((g.fences, g.in_flight), (20, 8));
     assert!(e.fences.len() <= 8);
     assert!(e.order.len() <= 2 * 8 + 1024);
+}
+
+#[test]
+fn classic_tracepoints_alone_key_fences_by_context_and_seqno() {
+    let mut e = Engine::default().with_names_as_inits(true);
+    let mut s = Stream::new();
+    for i in 0..10u64 {
+        let names = Body::FenceNames {
+            context: 40 + i as u32,
+            seqno: 1,
+            driver: Name::new("vgem"),
+            timeline: Name::new("unbound"),
+        };
+        s.push(i * 10 * MS, names);
+        s.push(i * 10 * MS + 5 * MS, Body::FenceSignaled { fence: 0, context: 40 + i, seqno: 1 });
+    }
+    s.events.iter().for_each(|ev| e.feed(ev));
+    let sum = e.summary();
+    let g = sum.group("vgem", "unbound").unwrap();
+    assert_eq!((g.fences, g.signalled, g.in_flight), (10, 10, 0));
+    assert!(g.lifetime.max_ns.abs_diff(5 * MS) < 5 * MS / 1000);
+    assert_eq!(sum.unnamed, 0);
 }

@@ -68,10 +68,66 @@ pub enum Body {
     FenceDestroy {
         fence: u64,
     },
+    ResvAdd {
+        resv: u64,
+        fence: u64,
+        usage: u32,
+    },
+    /// EXPORT_SYNC_FILE: `object` is the `struct file *` (kprobe) or the fd
+    /// (syscall tracepoint) on entry; `ret` the ioctl's result on return.
+    Export {
+        phase: Phase,
+        object: u64,
+        ret: i64,
+    },
+    /// The fence an export handed out.
+    SyncFile {
+        fence: u64,
+        context: u64,
+        seqno: u64,
+    },
+    DmaBufPoll {
+        phase: Phase,
+        file: u64,
+        mask: u64,
+    },
+    AddCallback {
+        fence: u64,
+        func: u64,
+    },
+    Vb2Done {
+        phase: Phase,
+        vb: u64,
+        state: u32,
+    },
+    FenceWait {
+        phase: Phase,
+        fence: u64,
+    },
     /// Cumulative per-kind drop counts (index = kind value).
     Drops {
         by_kind: [u64; schema::DROP_SLOTS as usize],
     },
+}
+
+/// Entry or return of a bracketed call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Entry,
+    Return,
+}
+
+impl Phase {
+    fn from_u32(v: u32) -> Phase {
+        if v == schema::PHASE_RETURN { Phase::Return } else { Phase::Entry }
+    }
+
+    fn to_u32(self) -> u32 {
+        match self {
+            Phase::Entry => schema::PHASE_ENTRY,
+            Phase::Return => schema::PHASE_RETURN,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,6 +153,10 @@ fn read<T: Copy>(bytes: &[u8]) -> T {
     unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) }
 }
 
+fn call(header: schema::Header, phase: Phase, object: u64, arg: u64, ret: i64) -> schema::Call {
+    schema::Call { header, object, arg, ret, phase: phase.to_u32(), _pad: 0 }
+}
+
 impl Event {
     /// Decodes one record. Trailing bytes beyond the kind's size are refused:
     /// the ring buffer and the capture both delimit records exactly.
@@ -108,11 +168,7 @@ impl Event {
         let kind = Kind::from_u16(h.kind).ok_or(DecodeError::UnknownKind(h.kind))?;
         let want = kind.record_len();
         if bytes.len() != want {
-            return Err(DecodeError::Length {
-                kind,
-                got: bytes.len(),
-                want,
-            });
+            return Err(DecodeError::Length { kind, got: bytes.len(), want });
         }
         let meta = Meta {
             ts_ns: h.ts_ns,
@@ -125,11 +181,7 @@ impl Event {
         let body = match kind {
             Kind::FenceInit => {
                 let r: schema::FenceInit = read(bytes);
-                Body::FenceInit {
-                    fence: r.fence,
-                    context: r.context,
-                    seqno: r.seqno,
-                }
+                Body::FenceInit { fence: r.fence, context: r.context, seqno: r.seqno }
             }
             Kind::FenceNames => {
                 let r: schema::FenceNames = read(bytes);
@@ -142,15 +194,38 @@ impl Event {
             }
             Kind::FenceSignaled => {
                 let r: schema::FenceSignaled = read(bytes);
-                Body::FenceSignaled {
-                    fence: r.fence,
-                    context: r.context,
-                    seqno: r.seqno,
-                }
+                Body::FenceSignaled { fence: r.fence, context: r.context, seqno: r.seqno }
             }
             Kind::FenceDestroy => {
                 let r: schema::FenceDestroy = read(bytes);
                 Body::FenceDestroy { fence: r.fence }
+            }
+            Kind::ResvAdd => {
+                let r: schema::ResvAdd = read(bytes);
+                Body::ResvAdd { resv: r.resv, fence: r.fence, usage: r.usage }
+            }
+            Kind::Export | Kind::DmaBufPoll | Kind::Vb2Done => {
+                let r: schema::Call = read(bytes);
+                let phase = Phase::from_u32(r.phase);
+                match kind {
+                    Kind::Export => Body::Export { phase, object: r.object, ret: r.ret },
+                    Kind::DmaBufPoll => {
+                        Body::DmaBufPoll { phase, file: r.object, mask: r.ret as u64 }
+                    }
+                    _ => Body::Vb2Done { phase, vb: r.object, state: r.arg as u32 },
+                }
+            }
+            Kind::SyncFile => {
+                let r: schema::FenceInit = read(bytes);
+                Body::SyncFile { fence: r.fence, context: r.context, seqno: r.seqno }
+            }
+            Kind::AddCallback => {
+                let r: schema::AddCallback = read(bytes);
+                Body::AddCallback { fence: r.fence, func: r.func }
+            }
+            Kind::FenceWait => {
+                let r: schema::FenceWait = read(bytes);
+                Body::FenceWait { phase: Phase::from_u32(r.phase), fence: r.fence }
             }
             Kind::Drops => {
                 let r: schema::Drops = read(bytes);
@@ -183,25 +258,11 @@ impl Event {
             out.extend_from_slice(bytes);
         }
         match self.body {
-            Body::FenceInit {
-                fence,
-                context,
-                seqno,
-            } => push(
+            Body::FenceInit { fence, context, seqno } => push(
                 out,
-                schema::FenceInit {
-                    header: header(Kind::FenceInit),
-                    fence,
-                    context,
-                    seqno,
-                },
+                schema::FenceInit { header: header(Kind::FenceInit), fence, context, seqno },
             ),
-            Body::FenceNames {
-                context,
-                seqno,
-                driver,
-                timeline,
-            } => push(
+            Body::FenceNames { context, seqno, driver, timeline } => push(
                 out,
                 schema::FenceNames {
                     header: header(Kind::FenceNames),
@@ -211,11 +272,7 @@ impl Event {
                     timeline: timeline.0,
                 },
             ),
-            Body::FenceSignaled {
-                fence,
-                context,
-                seqno,
-            } => push(
+            Body::FenceSignaled { fence, context, seqno } => push(
                 out,
                 schema::FenceSignaled {
                     header: header(Kind::FenceSignaled),
@@ -224,20 +281,41 @@ impl Event {
                     seqno,
                 },
             ),
-            Body::FenceDestroy { fence } => push(
+            Body::FenceDestroy { fence } => {
+                push(out, schema::FenceDestroy { header: header(Kind::FenceDestroy), fence })
+            }
+            Body::ResvAdd { resv, fence, usage } => push(
                 out,
-                schema::FenceDestroy {
-                    header: header(Kind::FenceDestroy),
+                schema::ResvAdd { header: header(Kind::ResvAdd), resv, fence, usage, _pad: 0 },
+            ),
+            Body::Export { phase, object, ret } => {
+                push(out, call(header(Kind::Export), phase, object, 0, ret))
+            }
+            Body::DmaBufPoll { phase, file, mask } => {
+                push(out, call(header(Kind::DmaBufPoll), phase, file, 0, mask as i64))
+            }
+            Body::Vb2Done { phase, vb, state } => {
+                push(out, call(header(Kind::Vb2Done), phase, vb, u64::from(state), 0))
+            }
+            Body::SyncFile { fence, context, seqno } => push(
+                out,
+                schema::FenceInit { header: header(Kind::SyncFile), fence, context, seqno },
+            ),
+            Body::AddCallback { fence, func } => {
+                push(out, schema::AddCallback { header: header(Kind::AddCallback), fence, func })
+            }
+            Body::FenceWait { phase, fence } => push(
+                out,
+                schema::FenceWait {
+                    header: header(Kind::FenceWait),
                     fence,
+                    phase: phase.to_u32(),
+                    _pad: 0,
                 },
             ),
-            Body::Drops { by_kind } => push(
-                out,
-                schema::Drops {
-                    header: header(Kind::Drops),
-                    by_kind,
-                },
-            ),
+            Body::Drops { by_kind } => {
+                push(out, schema::Drops { header: header(Kind::Drops), by_kind })
+            }
         }
     }
 }
@@ -260,26 +338,24 @@ mod tests {
     #[test]
     fn every_body_round_trips_through_bytes() {
         let bodies = [
-            Body::FenceInit {
-                fence: 0xffff_8880_0000_1000,
-                context: 7,
-                seqno: 1,
-            },
+            Body::FenceInit { fence: 0xffff_8880_0000_1000, context: 7, seqno: 1 },
             Body::FenceNames {
                 context: 7,
                 seqno: 1,
                 driver: Name::new("vgem"),
                 timeline: Name::new("unbound"),
             },
-            Body::FenceSignaled {
-                fence: 1,
-                context: 2,
-                seqno: 3,
-            },
+            Body::FenceSignaled { fence: 1, context: 2, seqno: 3 },
             Body::FenceDestroy { fence: 9 },
-            Body::Drops {
-                by_kind: [0, 1, 2, 3, 4, 5, 6, 7],
-            },
+            Body::Drops { by_kind: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15] },
+            Body::ResvAdd { resv: 0xaa, fence: 0xbb, usage: 1 },
+            Body::Export { phase: Phase::Entry, object: 0xf11e, ret: 0 },
+            Body::Export { phase: Phase::Return, object: 0, ret: -22 },
+            Body::SyncFile { fence: 5, context: 6, seqno: 7 },
+            Body::DmaBufPoll { phase: Phase::Return, file: 0, mask: 1 },
+            Body::AddCallback { fence: 5, func: 0xffff_ffff_8100_0000 },
+            Body::Vb2Done { phase: Phase::Entry, vb: 0x1234, state: 2 },
+            Body::FenceWait { phase: Phase::Return, fence: 9 },
         ];
         for body in bodies {
             let ev = Event { meta: meta(), body };
@@ -293,16 +369,9 @@ mod tests {
     fn bad_records_are_refused() {
         assert_eq!(Event::decode(&[0; 8]), Err(DecodeError::Short(8)));
         let mut bytes = Vec::new();
-        Event {
-            meta: meta(),
-            body: Body::FenceDestroy { fence: 1 },
-        }
-        .encode(&mut bytes);
+        Event { meta: meta(), body: Body::FenceDestroy { fence: 1 } }.encode(&mut bytes);
         bytes.push(0);
-        assert!(matches!(
-            Event::decode(&bytes),
-            Err(DecodeError::Length { .. })
-        ));
+        assert!(matches!(Event::decode(&bytes), Err(DecodeError::Length { .. })));
         bytes.truncate(40);
         bytes[0] = 77;
         assert_eq!(Event::decode(&bytes), Err(DecodeError::UnknownKind(77)));

@@ -7,7 +7,9 @@ pub mod engine;
 pub mod event;
 pub mod hist;
 pub mod summary;
+pub mod waits;
 
 pub use engine::{Engine, Limits};
-pub use event::{Body, DecodeError, Event, Meta, Name};
-pub use summary::{GroupSummary, LatencySummary, Summary};
+pub use event::{Body, DecodeError, Event, Meta, Name, Phase};
+pub use summary::{ExportSummary, GroupSummary, LatencySummary, Summary, Vb2Summary, WaitSummary};
+pub use waits::Symbols;

@@ -34,6 +34,50 @@ pub struct GroupSummary {
     pub destroyed_unsignalled: u64,
     /// init → signalled.
     pub lifetime: LatencySummary,
+    /// Fences added to a reservation object, by `enum dma_resv_usage`
+    /// (KERNEL, WRITE, READ, BOOKKEEP).
+    pub resv_usage: [u64; 4],
+    /// First `dma_resv_add_fence` → signalled.
+    pub attach_to_signal: LatencySummary,
+    /// Signalled inside `vb2_buffer_done`: that call's entry → the signal.
+    pub vb2_done_to_signal: LatencySummary,
+}
+
+/// Waits of one thread in one style.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitSummary {
+    pub process: String,
+    pub thread: String,
+    /// dmabuf-poll, export, poll+export, sync-file-poll, kernel-wait.
+    pub style: String,
+    /// Waits on a fence that was not yet signalled, ended by its signal.
+    pub waits: u64,
+    /// Asks that found the fence signalled (or got the stub).
+    pub zero_waits: u64,
+    /// Waits whose fence had not signalled when the summary was taken.
+    pub open: u64,
+    /// ask → signal, of `waits`.
+    pub latency: LatencySummary,
+}
+
+/// EXPORT_SYNC_FILE calls of one thread, by what they handed out.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportSummary {
+    pub process: String,
+    pub thread: String,
+    /// fence, array, stub, private-stub, unknown (seen at the syscall only), failed.
+    pub handed: String,
+    pub exports: u64,
+    /// ioctl entry → return.
+    pub round_trip: LatencySummary,
+}
+
+/// `vb2_buffer_done` calls and whether a fence signalled inside them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vb2Summary {
+    pub buffers_done: u64,
+    /// Of those, how many signalled at least one fence inside the call.
+    pub with_fence: u64,
 }
 
 /// Everything the engine knows, at one moment.
@@ -53,30 +97,35 @@ pub struct Summary {
     pub dropped: u64,
     /// In-flight fences forgotten because the tracking table was full.
     pub evicted: u64,
+    pub waits: Vec<WaitSummary>,
+    pub exports: Vec<ExportSummary>,
+    pub vb2: Vb2Summary,
+    /// Records of a kind this engine does not pair yet, or that came out of
+    /// order (an export return with no entry, …).
+    pub unpaired: u64,
 }
 
 impl Summary {
     /// Real (non-stub) fences across all groups.
     pub fn real_fences(&self) -> u64 {
-        self.groups
-            .iter()
-            .filter(|g| !g.stub)
-            .map(|g| g.fences)
-            .sum()
+        self.groups.iter().filter(|g| !g.stub).map(|g| g.fences).sum()
     }
 
     /// Stub fences across all groups.
     pub fn stub_fences(&self) -> u64 {
-        self.groups
-            .iter()
-            .filter(|g| g.stub)
-            .map(|g| g.fences)
-            .sum()
+        self.groups.iter().filter(|g| g.stub).map(|g| g.fences).sum()
+    }
+
+    /// Exports that handed out a stub (global or private).
+    pub fn stub_exports(&self) -> u64 {
+        self.exports.iter().filter(|e| e.handed.contains("stub")).map(|e| e.exports).sum()
+    }
+
+    pub fn waits_of(&self, thread: &str, style: &str) -> Option<&WaitSummary> {
+        self.waits.iter().find(|w| w.thread == thread && w.style == style)
     }
 
     pub fn group(&self, driver: &str, timeline: &str) -> Option<&GroupSummary> {
-        self.groups
-            .iter()
-            .find(|g| g.driver == driver && g.timeline == timeline)
+        self.groups.iter().find(|g| g.driver == driver && g.timeline == timeline)
     }
 }

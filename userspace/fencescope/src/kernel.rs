@@ -1,6 +1,6 @@
 //! Facts about the running kernel that decide what can attach: privileges,
 //! tracefs, kprobes, BTF, symbols, tracepoint record layouts.
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -19,12 +19,7 @@ pub fn machine() -> String {
     if unsafe { libc::uname(&mut u) } != 0 {
         return std::env::consts::ARCH.to_string();
     }
-    let bytes: Vec<u8> = u
-        .machine
-        .iter()
-        .take_while(|&&c| c != 0)
-        .map(|&c| c as u8)
-        .collect();
+    let bytes: Vec<u8> = u.machine.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
@@ -40,8 +35,7 @@ pub fn privilege_problem() -> Option<String> {
     let caps = fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("CapEff:").map(|v| v.trim().to_string()))
+            s.lines().find_map(|l| l.strip_prefix("CapEff:").map(|v| v.trim().to_string()))
         })
         .and_then(|v| u64::from_str_radix(&v, 16).ok())
         .unwrap_or(0);
@@ -70,13 +64,7 @@ pub fn tracefs() -> Result<PathBuf> {
         let fstype = c"tracefs";
         // SAFETY: NUL-terminated constants; mount fails cleanly if not allowed.
         let r = unsafe {
-            libc::mount(
-                src.as_ptr(),
-                target.as_ptr(),
-                fstype.as_ptr(),
-                0,
-                std::ptr::null(),
-            )
+            libc::mount(src.as_ptr(), target.as_ptr(), fstype.as_ptr(), 0, std::ptr::null())
         };
         if r == 0 && p.join("events").is_dir() {
             return Ok(p.to_path_buf());
@@ -93,9 +81,9 @@ pub fn has_btf() -> bool {
     Path::new("/sys/kernel/btf/vmlinux").exists()
 }
 
-/// Names of the kernel's functions, from /proc/kallsyms (names are visible
-/// even where addresses are hidden).
-pub struct Symbols(HashSet<String>);
+/// The kernel's symbols from /proc/kallsyms: function names (visible even
+/// where addresses are hidden) and, for root, addresses.
+pub struct Symbols(HashMap<String, u64>);
 
 impl Symbols {
     pub fn load() -> Symbols {
@@ -104,15 +92,22 @@ impl Symbols {
             text.lines()
                 .filter_map(|l| {
                     let mut it = l.split_whitespace();
-                    let (_, kind, name) = (it.next()?, it.next()?, it.next()?);
-                    matches!(kind, "t" | "T" | "w" | "W").then(|| name.to_string())
+                    let (addr, kind, name) = (it.next()?, it.next()?, it.next()?);
+                    // Functions, and the one data symbol the engine needs.
+                    let wanted = matches!(kind, "t" | "T" | "w" | "W") || name == "dma_fence_stub";
+                    wanted.then(|| (name.to_string(), u64::from_str_radix(addr, 16).unwrap_or(0)))
                 })
                 .collect(),
         )
     }
 
     pub fn has(&self, name: &str) -> bool {
-        self.0.contains(name)
+        self.0.contains_key(name)
+    }
+
+    /// The symbol's address, 0 where absent or hidden (kptr_restrict).
+    pub fn addr(&self, name: &str) -> u64 {
+        self.0.get(name).copied().unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -146,18 +141,8 @@ pub fn parse_format(text: &str) -> Vec<Field> {
                 }
             }
             let decl = decl?;
-            let name = decl
-                .split_whitespace()
-                .last()?
-                .split('[')
-                .next()?
-                .to_string();
-            Some(Field {
-                name,
-                decl,
-                offset: offset?,
-                size: size?,
-            })
+            let name = decl.split_whitespace().last()?.split('[').next()?.to_string();
+            Some(Field { name, decl, offset: offset?, size: size? })
         })
         .collect()
 }
@@ -179,10 +164,7 @@ impl InitRecordLayout {
             let f =
                 find(name).with_context(|| format!("dma_fence_init record has no {name} field"))?;
             if !f.decl.starts_with("__data_loc") || f.size != 4 {
-                bail!(
-                    "dma_fence_init's {name} is `{}`: a layout fencescope does not know",
-                    f.decl
-                );
+                bail!("dma_fence_init's {name} is `{}`: a layout fencescope does not know", f.decl);
             }
             Ok(f.offset)
         };
@@ -202,15 +184,41 @@ impl InitRecordLayout {
         })
     }
 
-    pub fn read(tracefs: &Path) -> Result<InitRecordLayout> {
-        let path = tracefs.join("events/dma_fence/dma_fence_init/format");
+    /// The layout of `dma_fence:<event>` (init and signaled share a class).
+    pub fn read(tracefs: &Path, event: &str) -> Result<InitRecordLayout> {
+        let path = tracefs.join("events/dma_fence").join(event).join("format");
         let text = fs::read_to_string(&path).with_context(|| {
-            format!(
-                "this kernel has no dma_fence tracepoints ({} unreadable)",
-                path.display()
-            )
+            format!("this kernel has no dma_fence tracepoints ({} unreadable)", path.display())
         })?;
         InitRecordLayout::from_format(&text)
+    }
+}
+
+/// Offsets in the `syscalls:sys_enter_ioctl`/`sys_exit_ioctl` records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct IoctlLayout {
+    pub fd: u32,
+    pub cmd: u32,
+    pub ret: u32,
+}
+
+impl IoctlLayout {
+    /// None where the syscall tracepoints are not built (no FTRACE_SYSCALLS).
+    pub fn read(tracefs: &Path) -> Option<IoctlLayout> {
+        let field = |event: &str, name: &str| {
+            let text =
+                fs::read_to_string(tracefs.join("events/syscalls").join(event).join("format"))
+                    .ok()?;
+            parse_format(&text)
+                .into_iter()
+                .find(|f| f.name == name && f.size == 8)
+                .map(|f| f.offset)
+        };
+        Some(IoctlLayout {
+            fd: field("sys_enter_ioctl", "fd")?,
+            cmd: field("sys_enter_ioctl", "cmd")?,
+            ret: field("sys_exit_ioctl", "ret")?,
+        })
     }
 }
 
@@ -238,23 +246,13 @@ print fmt: \"driver=%s timeline=%s context=%u seqno=%u\", __get_str(driver), __g
     #[test]
     fn init_record_layout_from_format() {
         let l = InitRecordLayout::from_format(FORMAT_6_12).unwrap();
-        assert_eq!(
-            l,
-            InitRecordLayout {
-                driver: 8,
-                timeline: 12,
-                context: 16,
-                seqno: 20
-            }
-        );
+        assert_eq!(l, InitRecordLayout { driver: 8, timeline: 12, context: 16, seqno: 20 });
     }
 
     #[test]
     fn unknown_layouts_are_refused_not_guessed() {
         let changed = FORMAT_6_12.replace("__data_loc char[] driver", "char driver[32]");
-        let e = InitRecordLayout::from_format(&changed)
-            .unwrap_err()
-            .to_string();
+        let e = InitRecordLayout::from_format(&changed).unwrap_err().to_string();
         assert!(e.contains("does not know"), "{e}");
         let missing = FORMAT_6_12.replace("timeline;", "tl;");
         assert!(InitRecordLayout::from_format(&missing).is_err());

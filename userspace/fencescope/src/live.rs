@@ -12,8 +12,8 @@ use fencescope_engine::{Body, Event, Meta, Name};
 use fencescope_schema::{DROP_SLOTS, globals};
 use tokio::io::unix::AsyncFd;
 
-use crate::kernel::{self, InitRecordLayout, Symbols};
-use crate::plan::{Attached, HOOKS, Mode, Target};
+use crate::kernel::{self, InitRecordLayout, IoctlLayout, Symbols};
+use crate::plan::{Attached, HOOKS, Mode, Target, Way};
 
 /// The eBPF object, built by build.rs from ebpf/.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/fencescope"));
@@ -27,6 +27,8 @@ const FENCE_SEQNO_OFFSET: u32 = 40;
 pub struct KernelView {
     pub tracefs: std::path::PathBuf,
     pub layout: InitRecordLayout,
+    pub signaled_layout: InitRecordLayout,
+    pub ioctl_layout: Option<IoctlLayout>,
     pub symbols: Symbols,
     pub btf: Option<Btf>,
     pub kprobes: bool,
@@ -38,8 +40,12 @@ impl KernelView {
             bail!("{problem}");
         }
         let tracefs = kernel::tracefs()?;
-        let layout = InitRecordLayout::read(&tracefs)?;
+        let layout = InitRecordLayout::read(&tracefs, "dma_fence_init")?;
+        let signaled_layout = InitRecordLayout::read(&tracefs, "dma_fence_signaled")?;
+        let ioctl_layout = IoctlLayout::read(&tracefs);
         Ok(KernelView {
+            ioctl_layout,
+            signaled_layout,
             tracefs,
             layout,
             symbols: Symbols::load(),
@@ -49,9 +55,30 @@ impl KernelView {
     }
 }
 
+impl KernelView {
+    /// Addresses the engine classifies waits and stubs by.
+    pub fn engine_symbols(&self) -> fencescope_engine::Symbols {
+        fencescope_engine::Symbols {
+            dma_buf_poll_cb: self.symbols.addr("dma_buf_poll_cb"),
+            fence_check_cb_func: self.symbols.addr("fence_check_cb_func"),
+            dma_fence_stub: self.symbols.addr("dma_fence_stub"),
+        }
+    }
+}
+
 pub fn load(view: &KernelView) -> Result<Ebpf> {
     let l = view.layout;
+    let sl = view.signaled_layout;
+    let io = view.ioctl_layout.unwrap_or(IoctlLayout { fd: 16, cmd: 24, ret: 16 });
+    let syms = view.engine_symbols();
     EbpfLoader::new()
+        .override_global(globals::TP_SIGNALED_CONTEXT_OFFSET, &sl.context, true)
+        .override_global(globals::TP_SIGNALED_SEQNO_OFFSET, &sl.seqno, true)
+        .override_global(globals::TP_IOCTL_FD_OFFSET, &io.fd, true)
+        .override_global(globals::TP_IOCTL_CMD_OFFSET, &io.cmd, true)
+        .override_global(globals::TP_IOCTL_RET_OFFSET, &io.ret, true)
+        .override_global(globals::WAIT_FUNC_DMABUF, &syms.dma_buf_poll_cb, true)
+        .override_global(globals::WAIT_FUNC_SYNC_FILE, &syms.fence_check_cb_func, true)
         .override_global(globals::FENCE_CONTEXT_OFFSET, &FENCE_CONTEXT_OFFSET, true)
         .override_global(globals::FENCE_SEQNO_OFFSET, &FENCE_SEQNO_OFFSET, true)
         .override_global(globals::TP_INIT_DRIVER_OFFSET, &l.driver, true)
@@ -65,13 +92,13 @@ pub fn load(view: &KernelView) -> Result<Ebpf> {
 /// Why `target` cannot attach here, known without trying.
 pub fn precheck(view: &KernelView, target: Target) -> Option<String> {
     match target {
-        Target::Kprobe(f) if !view.kprobes => Some(format!(
+        Target::Kprobe(f) | Target::Kretprobe(f) if !view.kprobes => Some(format!(
             "kprobes are not available in this kernel (CONFIG_KPROBES off); {f} cannot be probed"
         )),
-        Target::Kprobe(f) | Target::Fentry(f)
+        Target::Kprobe(f) | Target::Kretprobe(f) | Target::Fentry(f)
             if !view.symbols.is_empty() && !view.symbols.has(f) =>
         {
-            Some(format!("{f} is not in /proc/kallsyms (inlined or absent)"))
+            Some(format!("{f} is not in /proc/kallsyms (inlined, or its module is not loaded)"))
         }
         Target::Fentry(_) if view.btf.is_none() => {
             Some("no kernel BTF (/sys/kernel/btf/vmlinux)".into())
@@ -88,9 +115,7 @@ pub fn attach(ebpf: &mut Ebpf, view: &KernelView, prog: &str, target: Target) ->
     if let Some(why) = precheck(view, target) {
         bail!(why);
     }
-    let p = ebpf
-        .program_mut(prog)
-        .ok_or_else(|| anyhow!("{prog} is not in the eBPF object"))?;
+    let p = ebpf.program_mut(prog).ok_or_else(|| anyhow!("{prog} is not in the eBPF object"))?;
     let short = |e: aya::programs::ProgramError| anyhow!(first_line(&e));
     match target {
         Target::RawTracepoint(tp) => {
@@ -105,13 +130,19 @@ pub fn attach(ebpf: &mut Ebpf, view: &KernelView, prog: &str, target: Target) ->
             p.attach(c, n).map_err(short)?;
             Ok(target.describe())
         }
+        Target::Kretprobe(f) => {
+            let p: &mut KProbe = p.try_into()?;
+            p.load().map_err(short)?;
+            p.attach(f, 0).map_err(short)?;
+            Ok(target.describe())
+        }
         Target::Kprobe(f) => {
             let p: &mut KProbe = p.try_into()?;
             p.load().map_err(short)?;
             p.attach(f, 0).map_err(short)?;
             // 6.17+ has a 64-bit-seqno twin that a kprobe on the first misses.
             let twin = format!("{f}64");
-            if view.symbols.has(&twin) {
+            if f == "dma_fence_init" && view.symbols.has(&twin) {
                 p.attach(&twin, 0).map_err(short)?;
                 return Ok(format!("{} + {twin}", target.describe()));
             }
@@ -147,26 +178,36 @@ fn first_line(e: &dyn std::fmt::Display) -> String {
     s.lines().next().unwrap_or("").to_string()
 }
 
+/// Attaches every program of one way; on failure, unloads them again.
+pub fn attach_way(ebpf: &mut Ebpf, view: &KernelView, way: &Way) -> Result<String> {
+    for (prog, target) in way.progs {
+        if let Err(e) = attach(ebpf, view, prog, *target) {
+            for (p, _) in way.progs {
+                unload(ebpf, p);
+            }
+            return Err(anyhow!("{}: {e:#}", target.describe()));
+        }
+    }
+    Ok(way.describe())
+}
+
 /// Attaches every hook the plan wants, the first way that works for each.
 pub fn attach_plan(ebpf: &mut Ebpf, view: &KernelView, mode: Mode) -> Result<Attached> {
-    let mut attached = Attached {
-        mode: mode.name().into(),
-        ..Default::default()
-    };
-    for hook in HOOKS {
+    let mut attached = Attached { mode: mode.name().into(), ..Default::default() };
+    for hook in HOOKS.iter().filter(|h| !h.skipped_in(mode)) {
         let mut tried = Vec::new();
         let mut done = None;
-        for (prog, target) in hook.ways_for(mode) {
-            match attach(ebpf, view, prog, target) {
+        for way in hook.ways_for(mode) {
+            match attach_way(ebpf, view, way) {
                 Ok(what) => {
                     done = Some(what);
                     break;
                 }
-                Err(e) => {
-                    unload(ebpf, prog);
-                    tried.push(format!("{}: {e}", target.describe()));
-                }
+                Err(e) => tried.push(format!("{e:#}")),
             }
+        }
+        if tried.is_empty() && done.is_none() {
+            tried.push(format!("no way to watch it with --attach {}", mode.name()));
         }
         match done {
             Some(what) => attached.hooks.push((hook.name.into(), what)),
@@ -178,7 +219,9 @@ pub fn attach_plan(ebpf: &mut Ebpf, view: &KernelView, mode: Mode) -> Result<Att
                     tried.join("; ")
                 )
             }
-            None => attached.missing.push((hook.name.into(), tried.join("; "))),
+            None => attached
+                .missing
+                .push((hook.name.into(), format!("{} (loses {})", tried.join("; "), hook.loses))),
         }
     }
     Ok(attached)
@@ -200,6 +243,7 @@ pub struct Session {
     drops: PerCpuArray<MapData, u64>,
     pub attached: Attached,
     pub layout: Layout,
+    pub symbols: fencescope_engine::Symbols,
 }
 
 /// The layout facts the programs were loaded with (kept in captures).
@@ -224,22 +268,15 @@ impl Session {
             fence_seqno_offset: FENCE_SEQNO_OFFSET,
             fence_offsets_source: "built-in (stable 6.1-7.2)",
         };
-        Ok(Session {
-            _ebpf: ebpf,
-            ring,
-            drops,
-            attached,
-            layout,
-        })
+        let symbols = view.engine_symbols();
+        Ok(Session { _ebpf: ebpf, ring, drops, attached, layout, symbols })
     }
 
     /// Streams records into `sink` until `stop` resolves, then drains what
     /// the ring still holds. Drop counts go to the sink as `Drops` records
     /// whenever they change; `tick` is called four times a second.
     pub async fn stream(self, stop: impl Future<Output = ()>, sink: &mut impl Sink) -> Result<()> {
-        let Session {
-            _ebpf, ring, drops, ..
-        } = self;
+        let Session { _ebpf, ring, drops, .. } = self;
         // SAFETY: the ring buffer owns its map fd and moves into the AsyncFd,
         // which keeps it open until it is dropped after deregistering.
         let mut fd = unsafe { AsyncFd::register(ring) }
@@ -282,10 +319,7 @@ impl Session {
 
 /// A userspace `Drops` record, stamped on the clock the kernel side uses.
 fn drops_record(by_kind: [u64; DROP_SLOTS as usize]) -> Vec<u8> {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: valid timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     let meta = Meta {
@@ -297,11 +331,7 @@ fn drops_record(by_kind: [u64; DROP_SLOTS as usize]) -> Vec<u8> {
         via: None,
     };
     let mut out = Vec::new();
-    Event {
-        meta,
-        body: Body::Drops { by_kind },
-    }
-    .encode(&mut out);
+    Event { meta, body: Body::Drops { by_kind } }.encode(&mut out);
     out
 }
 

@@ -14,11 +14,7 @@ use clap::Parser;
 fn main() {
     let cli = cli::Cli::parse();
     env_logger::Builder::new()
-        .filter_level(if cli.verbose {
-            log::LevelFilter::Debug
-        } else {
-            log::LevelFilter::Warn
-        })
+        .filter_level(if cli.verbose { log::LevelFilter::Debug } else { log::LevelFilter::Warn })
         .init();
     let result = match cli.command {
         cli::Command::Probe(a) => probe::run(&a),

@@ -1,13 +1,12 @@
 //! Which program watches each hook, chosen for the running kernel.
 use serde::{Deserialize, Serialize};
 
-/// How fence inits are watched (`--attach`). Names always come from the
-/// classic tracepoint, signals and destroys from raw tracepoints: those fire
-/// on every path, where a kprobe on an inlined signal function would not.
+/// How fences are watched (`--attach`). It decides the fence-init hook
+/// (and, for `tracepoint`, everything): other hooks use what the kernel has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
-    /// The first of raw-tracepoint, fentry, kprobe that attaches.
+    /// Per hook, the first way that attaches: raw tracepoint, fentry, kprobe.
     Auto,
     /// `dma_fence_init` raw tracepoint: sees `dma_fence_init64` too.
     RawTracepoint,
@@ -15,6 +14,10 @@ pub enum Mode {
     Kprobe,
     /// fentry on `dma_fence_init`: needs BTF and fentry support.
     Fentry,
+    /// Classic tracepoints only, for kernels without kprobes or raw
+    /// tracepoints: fences keyed by 32-bit (context, seqno), exports seen at
+    /// the syscall (their round trip, not the fence handed out).
+    Tracepoint,
 }
 
 impl Mode {
@@ -24,6 +27,7 @@ impl Mode {
             Mode::RawTracepoint => "raw-tracepoint",
             Mode::Kprobe => "kprobe",
             Mode::Fentry => "fentry",
+            Mode::Tracepoint => "tracepoint",
         }
     }
 }
@@ -34,6 +38,7 @@ pub enum Target {
     RawTracepoint(&'static str),
     Tracepoint(&'static str, &'static str),
     Kprobe(&'static str),
+    Kretprobe(&'static str),
     Fentry(&'static str),
 }
 
@@ -43,6 +48,7 @@ impl Target {
             Target::RawTracepoint(_) => "raw-tracepoint",
             Target::Tracepoint(..) => "tracepoint",
             Target::Kprobe(_) => "kprobe",
+            Target::Kretprobe(_) => "kretprobe",
             Target::Fentry(_) => "fentry",
         }
     }
@@ -52,8 +58,24 @@ impl Target {
             Target::RawTracepoint(tp) => format!("raw tracepoint {tp}"),
             Target::Tracepoint(c, n) => format!("tracepoint {c}:{n}"),
             Target::Kprobe(f) => format!("kprobe {f}"),
+            Target::Kretprobe(f) => format!("kretprobe {f}"),
             Target::Fentry(f) => format!("fentry {f}"),
         }
+    }
+}
+
+/// One way to watch a hook: one or more programs (entry and return).
+pub struct Way {
+    pub progs: &'static [(&'static str, Target)],
+}
+
+impl Way {
+    pub fn kind(&self) -> &'static str {
+        self.progs[0].1.kind()
+    }
+
+    pub fn describe(&self) -> String {
+        self.progs.iter().map(|(_, t)| t.describe()).collect::<Vec<_>>().join(" + ")
     }
 }
 
@@ -61,10 +83,16 @@ impl Target {
 pub struct Hook {
     pub name: &'static str,
     pub why: &'static str,
-    /// (program in the eBPF object, where it attaches), preferred first.
-    pub ways: &'static [(&'static str, Target)],
+    /// Preferred first.
+    pub ways: &'static [Way],
     /// The tool cannot measure anything without it.
     pub required: bool,
+    /// What the report lacks without it.
+    pub loses: &'static str,
+}
+
+const fn way(progs: &'static [(&'static str, Target)]) -> Way {
+    Way { progs }
 }
 
 pub const HOOKS: &[Hook] = &[
@@ -72,54 +100,130 @@ pub const HOOKS: &[Hook] = &[
         name: "fence init",
         why: "birth of a fence: address, context, seqno",
         ways: &[
-            ("fence_init_raw", Target::RawTracepoint("dma_fence_init")),
-            ("fence_init_fentry", Target::Fentry("dma_fence_init")),
-            ("fence_init_kprobe", Target::Kprobe("dma_fence_init")),
+            way(&[("fence_init_raw", Target::RawTracepoint("dma_fence_init"))]),
+            way(&[("fence_init_fentry", Target::Fentry("dma_fence_init"))]),
+            way(&[("fence_init_kprobe", Target::Kprobe("dma_fence_init"))]),
         ],
         required: true,
+        loses: "everything",
     },
     Hook {
         name: "fence names",
         why: "driver and timeline names, read at init",
-        ways: &[(
-            "fence_init_names",
-            Target::Tracepoint("dma_fence", "dma_fence_init"),
-        )],
+        ways: &[way(&[("fence_init_names", Target::Tracepoint("dma_fence", "dma_fence_init"))])],
         required: true,
+        loses: "everything",
     },
     Hook {
         name: "fence signalled",
         why: "end of a fence's life, on every signalling path",
-        ways: &[(
-            "fence_signaled_raw",
-            Target::RawTracepoint("dma_fence_signaled"),
-        )],
+        ways: &[
+            way(&[("fence_signaled_raw", Target::RawTracepoint("dma_fence_signaled"))]),
+            way(&[("fence_signaled_tp", Target::Tracepoint("dma_fence", "dma_fence_signaled"))]),
+        ],
         required: true,
+        loses: "everything",
     },
     Hook {
         name: "fence destroy",
         why: "last reference gone: fences that never signalled",
-        ways: &[(
-            "fence_destroy_raw",
-            Target::RawTracepoint("dma_fence_destroy"),
-        )],
+        ways: &[way(&[("fence_destroy_raw", Target::RawTracepoint("dma_fence_destroy"))])],
         required: false,
+        loses: "fences destroyed unsignalled; pointer reuse is then only seen at the next init",
+    },
+    Hook {
+        name: "resv attach",
+        why: "dma_resv_add_fence: which buffer a fence guards, with which usage",
+        ways: &[way(&[("resv_add_kprobe", Target::Kprobe("dma_resv_add_fence"))])],
+        required: false,
+        loses: "resv usage and attach-to-signal times",
+    },
+    Hook {
+        name: "export",
+        why: "DMA_BUF_IOCTL_EXPORT_SYNC_FILE: a compositor asks for a buffer's fence",
+        ways: &[
+            way(&[
+                ("dma_buf_ioctl_entry", Target::Kprobe("dma_buf_ioctl")),
+                ("dma_buf_ioctl_return", Target::Kretprobe("dma_buf_ioctl")),
+            ]),
+            way(&[
+                ("ioctl_enter_tp", Target::Tracepoint("syscalls", "sys_enter_ioctl")),
+                ("ioctl_exit_tp", Target::Tracepoint("syscalls", "sys_exit_ioctl")),
+            ]),
+        ],
+        required: false,
+        loses: "export round trips and export waits",
+    },
+    Hook {
+        name: "export fence",
+        why: "sync_file_create inside an export: the fence handed out (real, array, stub)",
+        ways: &[way(&[("sync_file_create_kprobe", Target::Kprobe("sync_file_create"))])],
+        required: false,
+        loses: "what exports handed out (stub counts) and export waits",
+    },
+    Hook {
+        name: "dma-buf poll",
+        why: "dma_buf_poll: a compositor checking or waiting on a buffer's fd",
+        ways: &[way(&[
+            ("dma_buf_poll_entry", Target::Kprobe("dma_buf_poll")),
+            ("dma_buf_poll_return", Target::Kretprobe("dma_buf_poll")),
+        ])],
+        required: false,
+        loses: "dma-buf poll waits",
+    },
+    Hook {
+        name: "wait callback",
+        why: "dma_fence_add_callback: a poll that has to wait, and on which fence",
+        ways: &[way(&[("add_callback_kprobe", Target::Kprobe("dma_fence_add_callback"))])],
+        required: false,
+        loses: "poll waits (dma-buf and sync_file)",
+    },
+    Hook {
+        name: "vb2 done",
+        why: "vb2_buffer_done: the V4L2 producer's done, to compare with the signal",
+        ways: &[way(&[
+            ("vb2_done_entry", Target::Kprobe("vb2_buffer_done")),
+            ("vb2_done_return", Target::Kretprobe("vb2_buffer_done")),
+        ])],
+        required: false,
+        loses: "vb2 done-to-signal skew (load videobuf2-common to get it)",
+    },
+    Hook {
+        name: "kernel wait",
+        why: "dma_fence_wait_start/_end: blocking waits inside the kernel",
+        ways: &[way(&[
+            ("fence_wait_start_raw", Target::RawTracepoint("dma_fence_wait_start")),
+            ("fence_wait_end_raw", Target::RawTracepoint("dma_fence_wait_end")),
+        ])],
+        required: false,
+        loses: "in-kernel waits",
     },
 ];
 
 impl Hook {
     /// The ways `mode` allows for this hook, in order of preference.
-    pub fn ways_for(&self, mode: Mode) -> Vec<(&'static str, Target)> {
+    pub fn ways_for(&self, mode: Mode) -> Vec<&'static Way> {
         self.ways
             .iter()
-            .copied()
-            .filter(|(_, t)| match (self.name, mode) {
-                ("fence init", Mode::RawTracepoint) => matches!(t, Target::RawTracepoint(_)),
-                ("fence init", Mode::Kprobe) => matches!(t, Target::Kprobe(_)),
-                ("fence init", Mode::Fentry) => matches!(t, Target::Fentry(_)),
-                _ => true,
+            .filter(|w| {
+                let t = w.progs[0].1;
+                match mode {
+                    Mode::Tracepoint => matches!(t, Target::Tracepoint(..)),
+                    _ if self.name == "fence init" => match mode {
+                        Mode::RawTracepoint => matches!(t, Target::RawTracepoint(_)),
+                        Mode::Kprobe => matches!(t, Target::Kprobe(_)),
+                        Mode::Fentry => matches!(t, Target::Fentry(_)),
+                        _ => true,
+                    },
+                    _ => true,
+                }
             })
             .collect()
+    }
+
+    /// In tracepoint mode the init hook is the names record itself.
+    pub fn skipped_in(&self, mode: Mode) -> bool {
+        mode == Mode::Tracepoint && self.name == "fence init"
     }
 }
 
@@ -131,4 +235,12 @@ pub struct Attached {
     pub hooks: Vec<(String, String)>,
     /// Hooks that could not attach, with why.
     pub missing: Vec<(String, String)>,
+}
+
+impl Attached {
+    /// Fences are keyed by (context, seqno) from the classic records, not
+    /// by address.
+    pub fn names_are_inits(&self) -> bool {
+        self.mode == Mode::Tracepoint.name()
+    }
 }

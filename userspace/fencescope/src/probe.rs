@@ -17,9 +17,7 @@ pub fn run(a: &ProbeArgs) -> Result<i32> {
     let _ = writeln!(
         out,
         "privileges: {}",
-        priv_problem
-            .as_deref()
-            .unwrap_or("ok (can load BPF programs)")
+        priv_problem.as_deref().unwrap_or("ok (can load BPF programs)")
     );
     let tracefs = kernel::tracefs();
     let _ = writeln!(
@@ -42,11 +40,7 @@ pub fn run(a: &ProbeArgs) -> Result<i32> {
     let _ = writeln!(
         out,
         "BTF: {}",
-        if kernel::has_btf() {
-            "/sys/kernel/btf/vmlinux"
-        } else {
-            "absent (fentry cannot load)"
-        }
+        if kernel::has_btf() { "/sys/kernel/btf/vmlinux" } else { "absent (fentry cannot load)" }
     );
     let symbols = kernel::Symbols::load();
     for (sym, note) in [
@@ -77,20 +71,19 @@ pub fn run(a: &ProbeArgs) -> Result<i32> {
         }
     };
     let mut ebpf = live::load(&view)?;
-    let _ = writeln!(
-        out,
-        "\nhook attempts (each program loaded, attached, detached):"
-    );
+    let _ = writeln!(out, "\nhook attempts (each program loaded, attached, detached):");
     for hook in HOOKS {
         let _ = writeln!(out, "  {} ({}):", hook.name, hook.why);
-        for (prog, target) in hook.ways {
-            let result = live::attach(&mut ebpf, &view, prog, *target);
-            live::unload(&mut ebpf, prog);
+        for way in hook.ways {
+            let result = live::attach_way(&mut ebpf, &view, way);
+            for (prog, _) in way.progs {
+                live::unload(&mut ebpf, prog);
+            }
             let verdict = match result {
                 Ok(what) => format!("ok ({what})"),
                 Err(e) => format!("no: {e:#}"),
             };
-            let _ = writeln!(out, "    {:<15} {verdict}", target.kind());
+            let _ = writeln!(out, "    {:<15} {verdict}", way.kind());
         }
     }
     drop(ebpf);
@@ -106,10 +99,7 @@ pub fn run(a: &ProbeArgs) -> Result<i32> {
             for (hook, why) in &p.missing {
                 let _ = writeln!(out, "  {hook:<16} not watched: {why}");
             }
-            let _ = writeln!(
-                out,
-                "ok: the minimum set (fence init, names, signalled) attaches"
-            );
+            let _ = writeln!(out, "ok: the minimum set (fence init, names, signalled) attaches");
             0
         }
         Err(e) => {

@@ -4,13 +4,15 @@ use std::fmt::Write as _;
 
 use anyhow::Result;
 use fencescope_capture as capture;
-use fencescope_engine::{Engine, Event, GroupSummary, Summary};
+use fencescope_engine::{Event, GroupSummary, LatencySummary, Summary};
 
 use crate::cli::{DumpArgs, Format, ReportArgs};
+use crate::session::EngineSetup;
 
 pub fn run(a: &ReportArgs) -> Result<i32> {
     let cap = capture::read(&a.file)?;
-    let mut engine = Engine::default();
+    let setup: EngineSetup = serde_json::from_value(cap.info.engine.clone()).unwrap_or_default();
+    let mut engine = setup.engine();
     let mut malformed = 0u64;
     let outcome = cap.for_each(|rec| match Event::decode(rec) {
         Ok(ev) => engine.feed(&ev),
@@ -26,10 +28,7 @@ pub fn run(a: &ReportArgs) -> Result<i32> {
     if malformed > 0 {
         eprintln!("fencescope: warning: {malformed} records did not decode and were skipped");
     }
-    print!(
-        "{}",
-        render(&engine.summary(), a.format, &cap.info.kernel_release)
-    );
+    print!("{}", render(&engine.summary(), a.format, &cap.info.kernel_release));
     Ok(0)
 }
 
@@ -81,6 +80,24 @@ fn ms(ns: u64) -> String {
     format!("{:.3}", ns as f64 / 1e6)
 }
 
+fn us(ns: u64) -> String {
+    format!("{:.1}", ns as f64 / 1e3)
+}
+
+/// `process/thread`, or just the thread where they are the same, cut to fit.
+fn who(process: &str, thread: &str, width: usize) -> String {
+    let s = if process == thread { thread.to_string() } else { format!("{process}/{thread}") };
+    if s.chars().count() <= width {
+        s
+    } else {
+        s.chars().take(width - 1).chain(['~']).collect()
+    }
+}
+
+fn percentiles(l: &LatencySummary, unit: fn(u64) -> String) -> String {
+    format!("{:>8}{:>8}{:>8}", unit(l.p50_ns), unit(l.p99_ns), unit(l.max_ns))
+}
+
 fn name(g: &GroupSummary, width: usize) -> String {
     let full = format!("{}/{}", g.driver, g.timeline);
     if full.chars().count() <= width {
@@ -102,9 +119,7 @@ fn name(g: &GroupSummary, width: usize) -> String {
         if t.len() <= room {
             g.timeline.clone()
         } else {
-            std::iter::once('~')
-                .chain(t[t.len() - (room - 1)..].iter().copied())
-                .collect()
+            std::iter::once('~').chain(t[t.len() - (room - 1)..].iter().copied()).collect()
         }
     };
     format!("{driver}/{tail}")
@@ -165,6 +180,8 @@ pub fn text(s: &Summary, kernel: &str) -> String {
             );
         }
     }
+    waits_and_exports(&mut o, s);
+    buffers(&mut o, s);
     let _ = writeln!(o);
     let stubs: Vec<String> = s
         .groups
@@ -175,26 +192,108 @@ pub fn text(s: &Summary, kernel: &str) -> String {
     let _ = writeln!(
         o,
         "stub fences (context 0) initialised: {}",
-        if stubs.is_empty() {
-            "none".to_string()
-        } else {
-            stubs.join(", ")
-        }
+        if stubs.is_empty() { "none".to_string() } else { stubs.join(", ") }
     );
     if s.signals_without_init > 0 {
-        let _ = writeln!(
-            o,
-            "signals of fences created before the session: {}",
-            s.signals_without_init
-        );
+        let _ =
+            writeln!(o, "signals of fences created before the session: {}", s.signals_without_init);
     }
     o
+}
+
+fn waits_and_exports(o: &mut String, s: &Summary) {
+    if !s.waits.is_empty() {
+        let _ = writeln!(o);
+        let _ = writeln!(o, "waits, ask -> signalled (ms; zero: found it signalled)");
+        let _ = writeln!(
+            o,
+            "{:<16}{:<15}{:>6}{:>5}{:>5}{:>8}{:>8}{:>8}",
+            "process/thread", "style", "waits", "zero", "open", "p50", "p99", "max"
+        );
+        for w in &s.waits {
+            let _ = writeln!(
+                o,
+                "{:<16}{:<15}{:>6}{:>5}{:>5}{}",
+                who(&w.process, &w.thread, 15),
+                w.style,
+                w.waits,
+                w.zero_waits,
+                w.open,
+                percentiles(&w.latency, ms)
+            );
+        }
+    }
+    if !s.exports.is_empty() {
+        let _ = writeln!(o);
+        let _ = writeln!(o, "EXPORT_SYNC_FILE round trips (us), by what they handed out");
+        let _ = writeln!(
+            o,
+            "{:<22}{:<14}{:>7}{:>8}{:>8}{:>8}",
+            "process/thread", "handed", "calls", "p50", "p99", "max"
+        );
+        for e in &s.exports {
+            let _ = writeln!(
+                o,
+                "{:<22}{:<14}{:>7}{}",
+                who(&e.process, &e.thread, 21),
+                e.handed,
+                e.exports,
+                percentiles(&e.round_trip, us)
+            );
+        }
+        let _ = writeln!(o, "stub exports (the consumer got no real fence): {}", s.stub_exports());
+    }
+}
+
+fn buffers(o: &mut String, s: &Summary) {
+    let attached: Vec<&GroupSummary> =
+        s.groups.iter().filter(|g| g.resv_usage.iter().sum::<u64>() > 0).collect();
+    if !attached.is_empty() {
+        let _ = writeln!(o);
+        let _ = writeln!(o, "fences added to buffers (dma_resv_add_fence), attach -> signal (ms)");
+        let _ = writeln!(
+            o,
+            "{:<20}{:>6}{:>6}{:>6}{:>6}{:>8}{:>8}{:>8}",
+            "driver/timeline", "kern", "write", "read", "bkkp", "p50", "p99", "max"
+        );
+        for g in attached {
+            let u = g.resv_usage;
+            let _ = writeln!(
+                o,
+                "{:<20}{:>6}{:>6}{:>6}{:>6}{}",
+                name(g, 19),
+                u[0],
+                u[1],
+                u[2],
+                u[3],
+                percentiles(&g.attach_to_signal, ms)
+            );
+        }
+    }
+    if s.vb2.buffers_done > 0 {
+        let _ = writeln!(o);
+        let _ = writeln!(
+            o,
+            "vb2_buffer_done: {} buffers, {} signalled a fence inside",
+            s.vb2.buffers_done, s.vb2.with_fence
+        );
+        for g in s.groups.iter().filter(|g| g.vb2_done_to_signal.count > 0) {
+            let _ = writeln!(
+                o,
+                "  {}: done -> signal (us) p50 {} p99 {} max {}",
+                name(g, 30),
+                us(g.vb2_done_to_signal.p50_ns),
+                us(g.vb2_done_to_signal.p99_ns),
+                us(g.vb2_done_to_signal.max_ns)
+            );
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fencescope_engine::{GroupSummary, LatencySummary};
+    use fencescope_engine::{ExportSummary, GroupSummary, LatencySummary, Vb2Summary, WaitSummary};
 
     fn sample() -> Summary {
         let lat = |p50, p90, p99, max| LatencySummary {
@@ -219,6 +318,9 @@ mod tests {
                     in_flight: 1,
                     oldest_in_flight_ns: 2_500_000_000,
                     lifetime: lat(5_012_000, 20_011_000, 20_054_000, 20_081_000),
+                    resv_usage: [0, 400, 0, 0],
+                    attach_to_signal: lat(4_990_000, 19_990_000, 20_030_000, 20_060_000),
+                    vb2_done_to_signal: lat(3_000, 4_000, 9_000, 12_000),
                     ..Default::default()
                 },
                 GroupSummary {
@@ -243,6 +345,42 @@ mod tests {
             unnamed: 0,
             dropped: 7,
             evicted: 0,
+            waits: vec![
+                WaitSummary {
+                    process: "kwin_wayland".into(),
+                    thread: "kwin_wayland".into(),
+                    style: "poll+export".into(),
+                    waits: 398,
+                    zero_waits: 2,
+                    open: 0,
+                    latency: lat(4_010_000, 4_050_000, 4_080_000, 4_100_000),
+                },
+                WaitSummary {
+                    process: "kwin_wayland".into(),
+                    thread: "KWinCompositingThread".into(),
+                    style: "dmabuf-poll".into(),
+                    zero_waits: 20,
+                    ..Default::default()
+                },
+            ],
+            exports: vec![
+                ExportSummary {
+                    process: "kwin_wayland".into(),
+                    thread: "kwin_wayland".into(),
+                    handed: "fence".into(),
+                    exports: 398,
+                    round_trip: lat(12_300, 40_100, 50_000, 61_000),
+                },
+                ExportSummary {
+                    process: "kwin_wayland".into(),
+                    thread: "kwin_wayland".into(),
+                    handed: "stub".into(),
+                    exports: 20,
+                    round_trip: lat(8_000, 9_000, 9_500, 9_900),
+                },
+            ],
+            vb2: Vb2Summary { buffers_done: 30, with_fence: 28 },
+            unpaired: 0,
         }
     }
 

@@ -11,6 +11,27 @@ use crate::kernel;
 use crate::live::{Session, Sink};
 use crate::report;
 
+/// How the engine must read a session's records; kept in captures so a
+/// replay reads them the same way.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct EngineSetup {
+    pub symbols: fencescope_engine::Symbols,
+    pub names_are_inits: bool,
+}
+
+impl EngineSetup {
+    pub fn of(session: &Session) -> Self {
+        EngineSetup {
+            symbols: session.symbols,
+            names_are_inits: session.attached.names_are_inits(),
+        }
+    }
+
+    pub fn engine(&self) -> Engine {
+        Engine::default().with_symbols(self.symbols).with_names_as_inits(self.names_are_inits)
+    }
+}
+
 /// Decodes records into the engine; counts any that do not decode (a schema
 /// mismatch between the object and this binary, which the build prevents).
 struct EngineSink {
@@ -19,11 +40,8 @@ struct EngineSink {
 }
 
 impl EngineSink {
-    fn new() -> Self {
-        EngineSink {
-            engine: Engine::default(),
-            malformed: 0,
-        }
+    fn new(setup: EngineSetup) -> Self {
+        EngineSink { engine: setup.engine(), malformed: 0 }
     }
 
     fn feed(&mut self, bytes: &[u8]) {
@@ -81,10 +99,7 @@ impl Sink for RecordSink {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting tokio")
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting tokio")
 }
 
 /// Resolves on Ctrl-C, SIGTERM, SIGHUP, or after `duration`.
@@ -108,16 +123,9 @@ async fn stop(duration: Option<f64>) {
 
 fn open(live: &LiveArgs) -> Result<Session> {
     let session = Session::open(live.attach)?;
-    let hooks: Vec<String> = session
-        .attached
-        .hooks
-        .iter()
-        .map(|(h, w)| format!("{h}: {w}"))
-        .collect();
-    eprintln!(
-        "fencescope: watching ({}); Ctrl-C to stop",
-        hooks.join(", ")
-    );
+    let hooks: Vec<String> =
+        session.attached.hooks.iter().map(|(h, w)| format!("{h}: {w}")).collect();
+    eprintln!("fencescope: watching ({}); Ctrl-C to stop", hooks.join(", "));
     for (hook, why) in &session.attached.missing {
         eprintln!("fencescope: warning: not watching {hook}: {why}");
     }
@@ -126,24 +134,16 @@ fn open(live: &LiveArgs) -> Result<Session> {
 
 pub fn watch(a: &WatchArgs) -> Result<i32> {
     let session = open(&a.live)?;
-    let mut sink = EngineSink::new();
+    let mut sink = EngineSink::new(EngineSetup::of(&session));
     runtime()?.block_on(session.stream(stop(a.live.duration), &mut sink))?;
     sink.warn();
-    print!(
-        "{}",
-        report::render(&sink.engine.summary(), a.format, &kernel::release())
-    );
+    print!("{}", report::render(&sink.engine.summary(), a.format, &kernel::release()));
     Ok(0)
 }
 
 fn info(session: &Session) -> Result<Info> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: valid timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     Ok(Info {
@@ -153,6 +153,7 @@ fn info(session: &Session) -> Result<Info> {
         machine: kernel::machine(),
         attach: serde_json::to_value(&session.attached)?,
         layout: serde_json::to_value(&session.layout)?,
+        engine: serde_json::to_value(EngineSetup::of(session))?,
         started_unix_ms: now.as_millis() as u64,
         started_monotonic_ns: ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64,
         command_line: std::env::args().collect(),
@@ -163,23 +164,12 @@ pub fn record(a: &RecordArgs) -> Result<i32> {
     let session = open(&a.live)?;
     let writer = Writer::create(&a.output, &info(&session)?)
         .with_context(|| format!("cannot write {}", a.output.display()))?;
-    let mut sink = RecordSink {
-        live: EngineSink::new(),
-        writer,
-        error: None,
-        ticks: 0,
-    };
+    let setup = EngineSetup::of(&session);
+    let mut sink = RecordSink { live: EngineSink::new(setup), writer, error: None, ticks: 0 };
     let streamed = runtime()?.block_on(session.stream(stop(a.live.duration), &mut sink));
     // Whatever happened, keep what was recorded.
-    let RecordSink {
-        live,
-        writer,
-        error,
-        ..
-    } = sink;
-    let stats = writer
-        .finish()
-        .with_context(|| format!("finishing {}", a.output.display()))?;
+    let RecordSink { live, writer, error, .. } = sink;
+    let stats = writer.finish().with_context(|| format!("finishing {}", a.output.display()))?;
     streamed?;
     if let Some(e) = error {
         return Err(e).context("writing the capture");
@@ -194,11 +184,7 @@ pub fn record(a: &RecordArgs) -> Result<i32> {
 }
 
 fn recorded_line(path: &Path, s: &fencescope_capture::Stats, dropped: u64) -> String {
-    let per = if s.records > 0 {
-        s.file_bytes as f64 / s.records as f64
-    } else {
-        0.0
-    };
+    let per = if s.records > 0 { s.file_bytes as f64 / s.records as f64 } else { 0.0 };
     format!(
         "fencescope: recorded {} records ({dropped} dropped) in {} chunks to {}: {} bytes, {per:.1} bytes/record",
         s.records,

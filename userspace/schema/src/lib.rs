@@ -10,7 +10,7 @@
 #![no_std]
 
 /// Version of the record layouts below.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Length of the driver and timeline name buffers (NUL padded).
 pub const NAME_LEN: usize = 32;
@@ -29,6 +29,20 @@ pub enum Kind {
     FenceSignaled = 3,
     /// A fence's last reference went ([`FenceDestroy`]).
     FenceDestroy = 4,
+    /// `dma_resv_add_fence`: a fence guards a buffer ([`ResvAdd`]).
+    ResvAdd = 5,
+    /// `DMA_BUF_IOCTL_EXPORT_SYNC_FILE` entry or return ([`Call`]).
+    Export = 6,
+    /// `sync_file_create` inside an export: the fence handed out ([`FenceInit`] layout).
+    SyncFile = 7,
+    /// `dma_buf_poll` entry or return ([`Call`]).
+    DmaBufPoll = 8,
+    /// `dma_fence_add_callback`: someone will wait for this fence ([`AddCallback`]).
+    AddCallback = 9,
+    /// `vb2_buffer_done` entry or return ([`Call`]).
+    Vb2Done = 10,
+    /// In-kernel `dma_fence_wait` start or end ([`FenceWait`]).
+    FenceWait = 11,
     /// Written by userspace, not the kernel: cumulative records the kernel
     /// side could not emit because the ring buffer was full ([`Drops`]).
     Drops = 100,
@@ -41,6 +55,13 @@ impl Kind {
             2 => Some(Kind::FenceNames),
             3 => Some(Kind::FenceSignaled),
             4 => Some(Kind::FenceDestroy),
+            5 => Some(Kind::ResvAdd),
+            6 => Some(Kind::Export),
+            7 => Some(Kind::SyncFile),
+            8 => Some(Kind::DmaBufPoll),
+            9 => Some(Kind::AddCallback),
+            10 => Some(Kind::Vb2Done),
+            11 => Some(Kind::FenceWait),
             100 => Some(Kind::Drops),
             _ => None,
         }
@@ -53,6 +74,11 @@ impl Kind {
             Kind::FenceNames => core::mem::size_of::<FenceNames>(),
             Kind::FenceSignaled => core::mem::size_of::<FenceSignaled>(),
             Kind::FenceDestroy => core::mem::size_of::<FenceDestroy>(),
+            Kind::ResvAdd => core::mem::size_of::<ResvAdd>(),
+            Kind::Export | Kind::DmaBufPoll | Kind::Vb2Done => core::mem::size_of::<Call>(),
+            Kind::SyncFile => core::mem::size_of::<FenceInit>(),
+            Kind::AddCallback => core::mem::size_of::<AddCallback>(),
+            Kind::FenceWait => core::mem::size_of::<FenceWait>(),
             Kind::Drops => core::mem::size_of::<Drops>(),
         }
     }
@@ -146,9 +172,63 @@ pub struct FenceDestroy {
     pub fence: u64,
 }
 
+/// `dma_resv_add_fence(resv, fence, usage)`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResvAdd {
+    pub header: Header,
+    pub resv: u64,
+    pub fence: u64,
+    /// `enum dma_resv_usage`: 0 KERNEL, 1 WRITE, 2 READ, 3 BOOKKEEP.
+    pub usage: u32,
+    pub _pad: u32,
+}
+
+/// Entry or return of a kernel function the tool brackets.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Call {
+    pub header: Header,
+    /// The object the call is about: `struct file *` (export, poll; the fd
+    /// where only the syscall tracepoint saw it), `struct vb2_buffer *`.
+    pub object: u64,
+    /// ioctl cmd, vb2 buffer state, …
+    pub arg: u64,
+    /// Return value (on return only).
+    pub ret: i64,
+    /// [`PHASE_ENTRY`] or [`PHASE_RETURN`].
+    pub phase: u32,
+    pub _pad: u32,
+}
+
+pub const PHASE_ENTRY: u32 = 0;
+pub const PHASE_RETURN: u32 = 1;
+
+/// `dma_fence_add_callback(fence, cb, func)`: `func` says who waits.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AddCallback {
+    pub header: Header,
+    pub fence: u64,
+    pub func: u64,
+}
+
+/// `dma_fence_wait_start`/`_end`: a wait inside the kernel.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FenceWait {
+    pub header: Header,
+    pub fence: u64,
+    pub phase: u32,
+    pub _pad: u32,
+}
+
+/// `DMA_BUF_IOCTL_EXPORT_SYNC_FILE`, `_IOWR('b', 2, struct dma_buf_export_sync_file)`.
+pub const EXPORT_SYNC_FILE_CMD: u32 = 0xc008_6202;
+
 /// Indexes into the eBPF `DROPS` per-CPU array: records lost because the ring
 /// buffer was full, by kind (index 0 is unused).
-pub const DROP_SLOTS: u32 = 8;
+pub const DROP_SLOTS: u32 = 16;
 
 /// Cumulative drop counts since the start of the session, summed over CPUs,
 /// indexed by [`Kind`] value (0 unused). Userspace writes one whenever the
@@ -172,6 +252,17 @@ pub mod globals {
     pub const TP_INIT_TIMELINE_OFFSET: &str = "TP_INIT_TIMELINE_OFFSET";
     pub const TP_INIT_CONTEXT_OFFSET: &str = "TP_INIT_CONTEXT_OFFSET";
     pub const TP_INIT_SEQNO_OFFSET: &str = "TP_INIT_SEQNO_OFFSET";
+    /// Offsets of the classic `dma_fence_signaled` record's context, seqno.
+    pub const TP_SIGNALED_CONTEXT_OFFSET: &str = "TP_SIGNALED_CONTEXT_OFFSET";
+    pub const TP_SIGNALED_SEQNO_OFFSET: &str = "TP_SIGNALED_SEQNO_OFFSET";
+    /// Offsets of `cmd` in `sys_enter_ioctl` and `ret` in `sys_exit_ioctl`.
+    pub const TP_IOCTL_CMD_OFFSET: &str = "TP_IOCTL_CMD_OFFSET";
+    pub const TP_IOCTL_FD_OFFSET: &str = "TP_IOCTL_FD_OFFSET";
+    pub const TP_IOCTL_RET_OFFSET: &str = "TP_IOCTL_RET_OFFSET";
+    /// Addresses of `dma_buf_poll_cb` and `fence_check_cb_func`: the
+    /// callbacks of a dma-buf poll and of a sync_file poll (0: unknown).
+    pub const WAIT_FUNC_DMABUF: &str = "WAIT_FUNC_DMABUF";
+    pub const WAIT_FUNC_SYNC_FILE: &str = "WAIT_FUNC_SYNC_FILE";
 }
 
 #[cfg(feature = "user")]
@@ -183,6 +274,10 @@ mod pod {
     unsafe impl aya::Pod for super::FenceSignaled {}
     unsafe impl aya::Pod for super::FenceDestroy {}
     unsafe impl aya::Pod for super::Drops {}
+    unsafe impl aya::Pod for super::ResvAdd {}
+    unsafe impl aya::Pod for super::Call {}
+    unsafe impl aya::Pod for super::AddCallback {}
+    unsafe impl aya::Pod for super::FenceWait {}
 }
 
 #[cfg(test)]
@@ -199,7 +294,11 @@ mod tests {
         assert_eq!(size_of::<FenceNames>(), 112);
         assert_eq!(size_of::<FenceSignaled>(), 64);
         assert_eq!(size_of::<FenceDestroy>(), 48);
-        assert_eq!(size_of::<Drops>(), 104);
+        assert_eq!(size_of::<Drops>(), 168);
+        assert_eq!(size_of::<ResvAdd>(), 64);
+        assert_eq!(size_of::<Call>(), 72);
+        assert_eq!(size_of::<AddCallback>(), 56);
+        assert_eq!(size_of::<FenceWait>(), 56);
         assert_eq!(align_of::<FenceInit>(), 8);
     }
 
@@ -210,6 +309,13 @@ mod tests {
             Kind::FenceNames,
             Kind::FenceSignaled,
             Kind::FenceDestroy,
+            Kind::ResvAdd,
+            Kind::Export,
+            Kind::SyncFile,
+            Kind::DmaBufPoll,
+            Kind::AddCallback,
+            Kind::Vb2Done,
+            Kind::FenceWait,
             Kind::Drops,
         ] {
             assert_eq!(Kind::from_u16(k as u16), Some(k));

@@ -1,0 +1,392 @@
+//! Who asked for a buffer's fence, how, and how long until it signalled.
+//!
+//! A compositor asks in one of two ways (REFERENCE §6): it polls the dma-buf
+//! fd (`dma_buf_poll`, which hooks `dma_buf_poll_cb` onto the fence if it is
+//! not signalled), or it exports a sync file (`EXPORT_SYNC_FILE`, which hands
+//! out the fence via `sync_file_create`) and polls that (`fence_check_cb_func`).
+//! A wait runs from the first ask of a thread for a fence to the fence's
+//! signal; later asks of the same thread for the same fence join it. An ask
+//! that finds the fence already signalled, or gets the stub, is a zero-wait.
+use rustc_hash::FxHashMap;
+
+use crate::event::{Comm, Meta, Phase};
+use crate::hist::Latency;
+use crate::summary::{ExportSummary, WaitSummary};
+
+/// Kernel addresses the engine needs to read callbacks and stubs. Captures
+/// carry them, so a replay classifies the same way the live run did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Symbols {
+    /// `dma_buf_poll_cb`: the callback of a dma-buf poll.
+    pub dma_buf_poll_cb: u64,
+    /// `fence_check_cb_func`: the callback of a sync_file poll.
+    pub fence_check_cb_func: u64,
+    /// `dma_fence_stub`: the global stub fence.
+    pub dma_fence_stub: u64,
+}
+
+/// How a thread waited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Style {
+    /// poll() on the dma-buf fd.
+    DmaBufPoll,
+    /// EXPORT_SYNC_FILE, then the sync file.
+    Export,
+    /// A dma-buf poll found it busy, then the thread exported (KWin 6.x).
+    PollThenExport,
+    /// poll() on a sync file that came from elsewhere.
+    SyncFilePoll,
+    /// dma_fence_wait inside the kernel.
+    KernelWait,
+}
+
+impl Style {
+    pub fn name(self) -> &'static str {
+        match self {
+            Style::DmaBufPoll => "dmabuf-poll",
+            Style::Export => "export",
+            Style::PollThenExport => "poll+export",
+            Style::SyncFilePoll => "sync-file-poll",
+            Style::KernelWait => "kernel-wait",
+        }
+    }
+}
+
+/// What an export handed out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Handed {
+    Fence,
+    /// A `dma_fence_array` made for the export (several fences).
+    Array,
+    /// The global stub: no unsignalled fence (before the series).
+    Stub,
+    /// A private stub (`dma_fence_allocate_private_stub`).
+    PrivateStub,
+    /// Seen only at the syscall, so the fence is not known.
+    Unknown,
+    /// The ioctl failed.
+    Failed,
+}
+
+impl Handed {
+    pub fn name(self) -> &'static str {
+        match self {
+            Handed::Fence => "fence",
+            Handed::Array => "array",
+            Handed::Stub => "stub",
+            Handed::PrivateStub => "private-stub",
+            Handed::Unknown => "unknown",
+            Handed::Failed => "failed",
+        }
+    }
+}
+
+/// A thread and its process, as the kernel names them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Who {
+    pub process: String,
+    pub thread: String,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Ask {
+    at_ns: u64,
+    style: Style,
+    /// The dma-buf file polled, whose next ready poll ends this wait.
+    file: u64,
+}
+
+/// An export in progress: entry time, the file, what it handed out (and
+/// which fence) once `sync_file_create` said.
+#[derive(Clone, Copy, Debug)]
+struct ExportCall {
+    at: u64,
+    file: u64,
+    handed: Option<(Handed, u64)>,
+}
+
+/// A dma-buf poll in progress: entry time, the file, whether it hooked a
+/// callback (had to wait).
+#[derive(Clone, Copy, Debug)]
+struct PollCall {
+    at: u64,
+    file: u64,
+    hooked: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct ThreadState {
+    export: Option<ExportCall>,
+    poll: Option<PollCall>,
+}
+
+#[derive(Default, Debug, Clone)]
+struct WaitFigures {
+    latency: Latency,
+    zero: u64,
+}
+
+/// What the wait tracker needs to know about a fence from the lifetimes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FenceState {
+    Unsignalled,
+    Signalled,
+    /// Not tracked (born before the session, or evicted).
+    Unknown,
+}
+
+#[derive(Debug, Default)]
+pub struct Waits {
+    pub symbols: Symbols,
+    threads: FxHashMap<u32, ThreadState>,
+    /// Open waits by fence: (tid, who, ask).
+    open: FxHashMap<u64, Vec<(u32, Who, Ask)>>,
+    /// (tid, file) whose wait ended: its next ready poll is the wake-up.
+    woken: FxHashMap<(u32, u64), ()>,
+    figures: FxHashMap<(Who, Style), WaitFigures>,
+    exports: FxHashMap<(Who, Handed), Latency>,
+    process_names: FxHashMap<u32, Comm>,
+    open_cap_hit: u64,
+}
+
+/// Bound on open waits and per-thread state: beyond it the oldest are
+/// dropped and counted.
+const MAX_OPEN: usize = 1 << 16;
+
+impl Waits {
+    pub fn new(symbols: Symbols) -> Self {
+        Waits { symbols, ..Default::default() }
+    }
+
+    /// Names a thread; learns process names from main threads.
+    pub fn who(&mut self, m: &Meta) -> Who {
+        if m.tid == m.tgid {
+            self.process_names.insert(m.tgid, m.comm);
+        }
+        let thread = m.comm.as_str().into_owned();
+        let process = self
+            .process_names
+            .get(&m.tgid)
+            .map(|c| c.as_str().into_owned())
+            .unwrap_or(thread.clone());
+        Who { process, thread }
+    }
+
+    fn zero_wait(&mut self, who: Who, style: Style) {
+        self.figures.entry((who, style)).or_default().zero += 1;
+    }
+
+    fn open_wait(&mut self, fence: u64, tid: u32, who: Who, ask: Ask, state: FenceState) {
+        if state == FenceState::Signalled {
+            self.zero_wait(who, ask.style);
+            return;
+        }
+        let waits = self.open.entry(fence).or_default();
+        if let Some((_, _, existing)) = waits.iter_mut().find(|(t, _, _)| *t == tid) {
+            // The same thread asking again for the same fence: one wait.
+            if existing.style == Style::DmaBufPoll && ask.style == Style::Export {
+                existing.style = Style::PollThenExport;
+            }
+            if existing.file == 0 {
+                existing.file = ask.file;
+            }
+            return;
+        }
+        waits.push((tid, who, ask));
+        if self.open.len() > MAX_OPEN {
+            let victim = *self.open.keys().next().expect("not empty");
+            self.open.remove(&victim);
+            self.open_cap_hit += 1;
+        }
+    }
+
+    pub fn export(
+        &mut self,
+        m: &Meta,
+        phase: Phase,
+        object: u64,
+        ret: i64,
+        state: impl Fn(u64) -> FenceState,
+    ) {
+        let t = self.threads.entry(m.tid).or_default();
+        match phase {
+            Phase::Entry => t.export = Some(ExportCall { at: m.ts_ns, file: object, handed: None }),
+            Phase::Return => {
+                let Some(ExportCall { at, file, handed }) = t.export.take() else { return };
+                let who = self.who(m);
+                let (kind, fence) = match (ret, handed) {
+                    (r, _) if r < 0 => (Handed::Failed, 0),
+                    (_, Some(h)) => h,
+                    (_, None) => (Handed::Unknown, 0),
+                };
+                self.exports
+                    .entry((who.clone(), kind))
+                    .or_default()
+                    .record(m.ts_ns.saturating_sub(at));
+                match kind {
+                    Handed::Stub | Handed::PrivateStub => self.zero_wait(who, Style::Export),
+                    Handed::Fence | Handed::Array => {
+                        let ask = Ask { at_ns: at, style: Style::Export, file };
+                        self.open_wait(fence, m.tid, who, ask, state(fence));
+                    }
+                    Handed::Unknown | Handed::Failed => {}
+                }
+            }
+        }
+    }
+
+    /// `sync_file_create` inside an export: what it hands out.
+    pub fn sync_file(&mut self, m: &Meta, fence: u64, context: u64, is_array: bool) {
+        let stub = self.symbols.dma_fence_stub;
+        let Some(t) = self.threads.get_mut(&m.tid) else { return };
+        let Some(ExportCall { handed, .. }) = t.export.as_mut() else { return };
+        let kind = if stub != 0 && fence == stub {
+            Handed::Stub
+        } else if context == 0 {
+            // Without the stub's address, context 0 is all we can tell.
+            if stub == 0 { Handed::Stub } else { Handed::PrivateStub }
+        } else if is_array {
+            Handed::Array
+        } else {
+            Handed::Fence
+        };
+        *handed = Some((kind, fence));
+    }
+
+    pub fn poll(&mut self, m: &Meta, phase: Phase, file: u64, mask: u64) {
+        let t = self.threads.entry(m.tid).or_default();
+        match phase {
+            Phase::Entry => t.poll = Some(PollCall { at: m.ts_ns, file, hooked: false }),
+            Phase::Return => {
+                let Some(PollCall { file, hooked, .. }) = t.poll.take() else { return };
+                const POLLIN: u64 = 0x1;
+                if hooked || mask & POLLIN == 0 {
+                    return;
+                }
+                // Ready at once: the wake-up of an earlier wait on this
+                // buffer, or a check that found nothing to wait for.
+                if self.woken.remove(&(m.tid, file)).is_none() {
+                    let who = self.who(m);
+                    self.zero_wait(who, Style::DmaBufPoll);
+                }
+            }
+        }
+    }
+
+    pub fn add_callback(&mut self, m: &Meta, fence: u64, func: u64, state: FenceState) {
+        let s = self.symbols;
+        let style = if func == s.dma_buf_poll_cb && func != 0 {
+            Style::DmaBufPoll
+        } else if func == s.fence_check_cb_func && func != 0 {
+            Style::SyncFilePoll
+        } else {
+            return;
+        };
+        let (at, file) = match self.threads.get_mut(&m.tid).and_then(|t| t.poll.as_mut()) {
+            Some(p) if style == Style::DmaBufPoll => {
+                p.hooked = true;
+                (p.at, p.file)
+            }
+            _ => (m.ts_ns, 0),
+        };
+        let who = self.who(m);
+        self.open_wait(fence, m.tid, who, Ask { at_ns: at, style, file }, state);
+    }
+
+    /// In-kernel waits: from wait start to wait end, on the waiting thread.
+    pub fn kernel_wait(&mut self, m: &Meta, phase: Phase, fence: u64) {
+        match phase {
+            Phase::Entry => {
+                let who = self.who(m);
+                let ask = Ask { at_ns: m.ts_ns, style: Style::KernelWait, file: 0 };
+                self.open_wait(fence, m.tid, who, ask, FenceState::Unsignalled);
+            }
+            Phase::Return => {
+                let Some(waits) = self.open.get_mut(&fence) else { return };
+                if let Some(i) =
+                    waits.iter().position(|(t, _, a)| *t == m.tid && a.style == Style::KernelWait)
+                {
+                    let (_, who, ask) = waits.swap_remove(i);
+                    self.close(who, ask, m.ts_ns);
+                }
+            }
+        }
+    }
+
+    fn close(&mut self, who: Who, ask: Ask, at: u64) {
+        self.figures
+            .entry((who, ask.style))
+            .or_default()
+            .latency
+            .record(at.saturating_sub(ask.at_ns));
+    }
+
+    /// The fence signalled: every wait on it ends.
+    pub fn signalled(&mut self, fence: u64, at: u64) {
+        let Some(waits) = self.open.remove(&fence) else { return };
+        for (tid, who, ask) in waits {
+            if ask.style == Style::KernelWait {
+                // Ends at its own wait_end; keep it.
+                self.open.entry(fence).or_default().push((tid, who, ask));
+                continue;
+            }
+            if ask.file != 0 {
+                self.woken.insert((tid, ask.file), ());
+            }
+            self.close(who, ask, at);
+        }
+    }
+
+    /// The fence is gone: waits still open on it never saw it signal.
+    pub fn forget(&mut self, fence: u64) -> usize {
+        self.open.remove(&fence).map_or(0, |w| w.len())
+    }
+
+    pub fn summary(&self) -> (Vec<WaitSummary>, Vec<ExportSummary>) {
+        let mut open: FxHashMap<(Who, Style), u64> = FxHashMap::default();
+        for (_, who, ask) in self.open.values().flatten() {
+            *open.entry((who.clone(), ask.style)).or_default() += 1;
+        }
+        let mut keys: Vec<(Who, Style)> = self.figures.keys().chain(open.keys()).cloned().collect();
+        keys.sort();
+        keys.dedup();
+        let waits = keys
+            .into_iter()
+            .map(|k| {
+                let f = self.figures.get(&k).cloned().unwrap_or_default();
+                WaitSummary {
+                    process: k.0.process.clone(),
+                    thread: k.0.thread.clone(),
+                    style: k.1.name().into(),
+                    waits: f.latency.len(),
+                    zero_waits: f.zero,
+                    open: open.get(&k).copied().unwrap_or(0),
+                    latency: f.latency.summary(),
+                }
+            })
+            .collect();
+        let mut exports: Vec<ExportSummary> = self
+            .exports
+            .iter()
+            .map(|((who, handed), l)| ExportSummary {
+                process: who.process.clone(),
+                thread: who.thread.clone(),
+                handed: handed.name().into(),
+                exports: l.len(),
+                round_trip: l.summary(),
+            })
+            .collect();
+        exports.sort_by(|a, b| {
+            (&a.process, &a.thread, &a.handed).cmp(&(&b.process, &b.thread, &b.handed))
+        });
+        (waits, exports)
+    }
+
+    pub fn dropped_open(&self) -> u64 {
+        self.open_cap_hit
+    }
+}
+
+#[cfg(test)]
+#[path = "waits_tests.rs"]
+mod tests;
