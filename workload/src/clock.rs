@@ -12,10 +12,9 @@ pub fn tighten_timer_slack() {
 /// the signalling ioctl nothing of normal priority (the tracer under test,
 /// the waiter) may preempt it, so the lifetime the kernel sees is the one
 /// asked for. Returns why not, where it did not take effect.
-pub fn realtime() -> Result<(), String> {
+pub fn realtime(priority: i32) -> Result<(), String> {
     // The raw syscall: musl's sched_setscheduler() is a stub that returns
     // ENOSYS (POSIX means the process, Linux the thread).
-    let priority: libc::c_int = 50;
     // SAFETY: the kernel reads one int (struct sched_param) from the pointer.
     let r = unsafe { libc::syscall(libc::SYS_sched_setscheduler, 0, libc::SCHED_FIFO, &priority) };
     if r == 0 {

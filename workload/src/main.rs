@@ -3,6 +3,7 @@
 mod clock;
 mod uapi;
 mod vgem;
+mod waiter;
 
 use std::time::Duration;
 
@@ -21,9 +22,15 @@ enum Cmd {
     /// vgem fences of given lifetimes, each asked for by a waiter process
     /// (export sync file, poll), then exports of a fence-less buffer (stub).
     Vgem {
-        /// LIFETIME_MS:COUNT, repeatable; fences of each are interleaved.
-        #[arg(long = "fences", value_parser = parse_lifetime, required = true)]
-        fences: Vec<(Duration, u32)>,
+        /// LIFETIME_MS:COUNT[:STYLE], repeatable; fences of each class are
+        /// interleaved. STYLE is how the waiter asks: export (default),
+        /// dmabuf-poll, poll+export.
+        #[arg(long = "fences", value_parser = parse_class, required = true)]
+        fences: Vec<vgem::Class>,
+        /// The waiter asks this many ms after each fence's birth (0: as soon
+        /// as it hears of it), so each wait's length is known.
+        #[arg(long, default_value_t = 0.0)]
+        ask_after_ms: f64,
         /// Exports of a buffer that never had a fence.
         #[arg(long, default_value_t = 0)]
         stub_exports: u32,
@@ -40,11 +47,15 @@ enum Cmd {
     },
 }
 
-fn parse_lifetime(s: &str) -> Result<(Duration, u32), String> {
-    let (ms, n) = s.split_once(':').ok_or("expected LIFETIME_MS:COUNT")?;
+fn parse_class(s: &str) -> Result<vgem::Class, String> {
+    let mut parts = s.split(':');
+    let (Some(ms), Some(n)) = (parts.next(), parts.next()) else {
+        return Err("expected LIFETIME_MS:COUNT[:STYLE]".into());
+    };
     let ms: f64 = ms.parse().map_err(|e| format!("lifetime: {e}"))?;
-    let n: u32 = n.parse().map_err(|e| format!("count: {e}"))?;
-    Ok((Duration::from_secs_f64(ms / 1e3), n))
+    let count: u32 = n.parse().map_err(|e| format!("count: {e}"))?;
+    let style = parts.next().map_or(Ok(waiter::Style::Export), waiter::Style::parse)?;
+    Ok(vgem::Class { lifetime: Duration::from_secs_f64(ms / 1e3), count, style })
 }
 
 /// Sets this thread's name (the kernel's `comm`), as fencescope sees it.
@@ -59,11 +70,18 @@ pub fn set_comm(name: &str) {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.cmd {
-        Cmd::Vgem { fences, stub_exports, waiter_comm, delay, precision_ms } => {
+        Cmd::Vgem { fences, ask_after_ms, stub_exports, waiter_comm, delay, precision_ms } => {
             std::thread::sleep(Duration::from_secs_f64(delay));
             let precision = Duration::from_secs_f64(precision_ms / 1e3);
-            vgem::run(&vgem::Plan { lifetimes: fences, stub_exports, waiter_comm, precision })
-                .and_then(|t| Ok(serde_json::to_string(&t)?))
+            let ask_after = Duration::from_secs_f64(ask_after_ms / 1e3);
+            vgem::run(&vgem::Plan {
+                lifetimes: fences,
+                ask_after,
+                stub_exports,
+                waiter_comm,
+                precision,
+            })
+            .and_then(|t| Ok(serde_json::to_string(&t)?))
         }
     };
     match result {

@@ -2,7 +2,7 @@
 //! that asks for each fence the way a compositor does (export a sync file
 //! from the dma-buf, poll it).
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::clock::{self, Clock};
 use crate::uapi::*;
+use crate::waiter::{Style, Token};
 
 pub struct Device {
     card: File,
@@ -83,10 +84,20 @@ pub fn readable(fd: &impl AsRawFd, timeout_ms: i32) -> Result<bool> {
     }
 }
 
+/// Fences of one lifetime, asked for in one style.
+#[derive(Clone, Copy, Debug)]
+pub struct Class {
+    pub lifetime: Duration,
+    pub count: u32,
+    pub style: Style,
+}
+
 #[derive(Clone, Debug)]
 pub struct Plan {
-    /// (lifetime, how many), interleaved one of each in turn.
-    pub lifetimes: Vec<(Duration, u32)>,
+    /// Fence classes, interleaved one of each in turn.
+    pub lifetimes: Vec<Class>,
+    /// The waiter asks this long after each fence's birth (zero: at once).
+    pub ask_after: Duration,
     pub stub_exports: u32,
     pub waiter_comm: String,
     /// How far from the asked lifetime a fence may be before the producer
@@ -113,6 +124,10 @@ pub struct Truth {
 pub struct Injected {
     pub lifetime_ms: f64,
     pub count: u32,
+    /// How the waiter asked for these fences.
+    pub style: &'static str,
+    /// The wait injected, where the waiter asked at a set time.
+    pub wait_ms: Option<f64>,
     /// attach-call → signal-call, as the producer measured it.
     pub measured_min_ms: f64,
     pub measured_max_ms: f64,
@@ -148,26 +163,6 @@ fn pipe() -> Result<(File, File)> {
     Ok((File::from(owned(fds[0])), File::from(owned(fds[1]))))
 }
 
-/// The waiter: one token per fence ('f') or per stub export ('s'), 'q' ends.
-/// It answers with the number of polls that were not ready at once.
-fn waiter(fenced: OwnedFd, bare: OwnedFd, mut tokens: File, mut acks: File) -> Result<()> {
-    let mut byte = [0u8; 1];
-    loop {
-        tokens.read_exact(&mut byte)?;
-        let buf = match byte[0] {
-            b'f' => &fenced,
-            b's' => &bare,
-            _ => return Ok(()),
-        };
-        let sync = export_sync_file(buf)?;
-        let waited = !readable(&sync, 0)?;
-        if waited && !readable(&sync, 5_000)? {
-            bail!("sync file not readable after 5 s");
-        }
-        acks.write_all(&[if waited { b'w' } else { b'r' }])?;
-    }
-}
-
 pub fn run(plan: &Plan) -> Result<Truth> {
     clock::tighten_timer_slack();
     let dev = Device::open()?;
@@ -185,7 +180,9 @@ pub fn run(plan: &Plan) -> Result<Truth> {
         drop(token_tx);
         drop(ack_rx);
         crate::set_comm(&plan.waiter_comm);
-        let code = match waiter(fenced, bare, token_rx, ack_tx) {
+        // Ahead of the tracers, behind the producer: it asks on time.
+        let _ = clock::realtime(40);
+        let code = match crate::waiter::run(fenced, bare, token_rx, ack_tx) {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("fence-workload waiter: {e:#}");
@@ -198,15 +195,16 @@ pub fn run(plan: &Plan) -> Result<Truth> {
     drop(token_rx);
     drop(ack_tx);
     // Only the producer: the waiter is an ordinary compositor-like process.
-    let realtime = clock::realtime();
+    let realtime = clock::realtime(50);
 
     let clock = Clock::monotonic();
     let mut stamps: Vec<Stamps> = plan.lifetimes.iter().map(|_| Stamps::default()).collect();
-    let mut left: Vec<u32> = plan.lifetimes.iter().map(|l| l.1).collect();
+    let classes = &plan.lifetimes;
+    let mut left: Vec<u32> = classes.iter().map(|c| c.count).collect();
     let mut waits = 0;
     let mut ack = [0u8; 1];
     while left.iter().any(|&n| n > 0) {
-        for (i, (lifetime, _)) in plan.lifetimes.iter().enumerate() {
+        for (i, lifetime) in classes.iter().map(|c| c.lifetime).enumerate() {
             if left[i] == 0 {
                 continue;
             }
@@ -219,8 +217,10 @@ pub fn run(plan: &Plan) -> Result<Truth> {
             let born = clock.now();
             let fence = dev.attach(handle)?;
             let attached = clock.now();
-            token_tx.write_all(b"f")?;
-            clock.sleep_until(born + *lifetime);
+            let ask_at =
+                if plan.ask_after.is_zero() { Duration::ZERO } else { born + plan.ask_after };
+            Token::Fence { style: classes[i].style, ask_at }.send(&mut token_tx)?;
+            clock.sleep_until(born + lifetime);
             let at = clock.now();
             dev.signal(fence)?;
             let signalled = clock.now();
@@ -231,13 +231,13 @@ pub fn run(plan: &Plan) -> Result<Truth> {
         }
     }
     for _ in 0..plan.stub_exports {
-        token_tx.write_all(b"s")?;
+        Token::Stub.send(&mut token_tx)?;
         ack_rx.read_exact(&mut ack)?;
         if ack[0] == b'w' {
             bail!("an export of a fence-less buffer was not ready at once");
         }
     }
-    token_tx.write_all(b"q")?;
+    Token::Quit.send(&mut token_tx)?;
     let mut status = 0;
     // SAFETY: waiting for our own child.
     unsafe { libc::waitpid(pid, &mut status, 0) };
@@ -251,9 +251,9 @@ pub fn run(plan: &Plan) -> Result<Truth> {
             .lifetimes
             .iter()
             .zip(stamps)
-            .map(|(l, s)| injected(l, &s, plan.precision))
+            .map(|(l, s)| injected(l, plan.ask_after, &s, plan.precision))
             .collect(),
-        fences: plan.lifetimes.iter().map(|l| l.1).sum(),
+        fences: classes.iter().map(|c| c.count).sum(),
         stub_exports: plan.stub_exports,
         waiter_waits: waits,
         waiter_comm: plan.waiter_comm.clone(),
@@ -261,13 +261,17 @@ pub fn run(plan: &Plan) -> Result<Truth> {
     })
 }
 
-fn injected(&(lifetime, count): &(Duration, u32), s: &Stamps, precision: Duration) -> Injected {
-    let want = lifetime.as_secs_f64() * 1e3;
+fn injected(c: &Class, ask_after: Duration, s: &Stamps, precision: Duration) -> Injected {
+    let want = c.lifetime.as_secs_f64() * 1e3;
     let slack = precision.as_secs_f64() * 1e3;
     let max = |f: fn(&(f64, f64, f64)) -> f64| s.lifetimes.iter().map(f).fold(0.0, f64::max);
     Injected {
         lifetime_ms: want,
-        count,
+        count: c.count,
+        style: c.style.name(),
+        // The waiter asks at birth + ask_after (when set) and the fence
+        // signals at birth + lifetime: the wait each of these fences injects.
+        wait_ms: (!ask_after.is_zero()).then(|| want - ask_after.as_secs_f64() * 1e3),
         measured_min_ms: s.lifetimes.iter().map(|l| l.0).fold(f64::MAX, f64::min),
         measured_max_ms: max(|l| l.0),
         attach_ioctl_max_ms: max(|l| l.1),

@@ -105,8 +105,9 @@ fn vm(series: Series, arch: Arch, name: &str, console: bool) -> Result<()> {
     let bins = build::guest_bins(arch)?;
     let sc = match name {
         "truth" => scenario::truth("kprobe"),
+        "waits" => scenario::waits(),
         "demo" => scenario::demo(),
-        other => bail!("no scenario {other:?} (truth, demo)"),
+        other => bail!("no scenario {other:?} (truth, waits, demo)"),
     };
     let boot = scenario::run(&sc, &kernel, &bins)?;
     if console {

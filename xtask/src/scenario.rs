@@ -185,6 +185,71 @@ emit raw.fsc.b64 /tmp/raw.b64
     }
 }
 
+/// Waits truth: each class is (lifetime ms, count, how the waiter asks).
+/// The waiter asks [`WAITS_ASK_AFTER_MS`] after each birth, so each class's
+/// waits last exactly lifetime - ask_after.
+pub const WAITS_CLASSES: [(f64, u32, &str); 3] =
+    [(5.0, 200, "export"), (20.0, 200, "dmabuf-poll"), (10.0, 50, "poll+export")];
+pub const WAITS_ASK_AFTER_MS: f64 = 1.0;
+/// The compositor's name, as a wait is attributed to it.
+pub const WAITER: &str = "kwin_wayland";
+/// The attach modes the waits scenario runs side by side.
+pub const WAITS_MODES: [&str; 4] = ["auto", "kprobe", "fentry", "tracepoint"];
+
+/// The waits run: one fencescope per attach mode (the `auto` one records,
+/// and its capture is replayed), the KWin-like waiter asking in each style,
+/// and exports of a fence-less buffer. A mode this kernel refuses leaves its
+/// error in `MODE.err` and no `MODE.json`.
+pub fn waits() -> Scenario {
+    let classes: Vec<String> =
+        WAITS_CLASSES.iter().map(|(ms, n, style)| format!("--fences {ms}:{n}:{style}")).collect();
+    let workload = format!(
+        "fence-workload vgem {} --ask-after-ms {WAITS_ASK_AFTER_MS} --stub-exports {TRUTH_STUB_EXPORTS} --waiter-comm {WAITER}",
+        classes.join(" ")
+    );
+    let warm_workload = "fence-workload vgem --fences 5:4:export --fences 5:4:dmabuf-poll \
+--fences 5:4:poll+export --ask-after-ms 1 --stub-exports 2 >/dev/null || exit 1";
+    let modes = WAITS_MODES.join(" ");
+    let script = format!(
+        r#"# Throwaway tracers of every mode enable every hook first (see WARM_UP).
+W=""
+for m in {modes}; do
+    fencescope watch --attach $m >/dev/null 2>/tmp/warm-$m.err & W="$W $!"
+done
+for m in {modes}; do until grep -q -e watching -e error: /tmp/warm-$m.err; do sleep 0.1; done; done
+{warm_workload}
+fencescope record --attach auto -o /tmp/auto.fsc --report json >/tmp/auto.json 2>/tmp/auto.err &
+R=$!
+P=""
+for m in {modes}; do
+    [ $m = auto ] && continue
+    fencescope watch --attach $m --duration 60 --format json >/tmp/$m.json 2>/tmp/$m.err & P="$P $!"
+done
+for m in {modes}; do until grep -q -e watching -e error: /tmp/$m.err; do sleep 0.1; done; done
+kill -INT $W; wait $W
+{workload} >/tmp/truth.json || exit 1
+sleep 0.5
+kill -INT $R; wait $R || {{ cat /tmp/auto.err; exit 1; }}
+for p in $P; do wait $p; done
+fencescope report /tmp/auto.fsc --format json >/tmp/replay.json || exit 1
+for f in truth.json replay.json; do emit $f /tmp/$f; done
+base64 /tmp/auto.fsc >/tmp/auto.b64
+emit auto.fsc.b64 /tmp/auto.b64
+for m in {modes}; do
+    grep -q '"groups"' /tmp/$m.json 2>/dev/null && emit $m.json /tmp/$m.json
+    emit $m.err /tmp/$m.err
+done
+"#
+    );
+    Scenario {
+        name: "waits".into(),
+        modules: vec!["vgem"],
+        script,
+        timeout: Duration::from_secs(900),
+        cpus: 1,
+    }
+}
+
 /// The demo: what fencescope says about the kernel, then a live watch of the
 /// truth workload and its text report.
 pub fn demo() -> Scenario {

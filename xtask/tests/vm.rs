@@ -9,7 +9,7 @@
 //! test`, which must not boot VMs).
 use fencescope_engine::Summary;
 use xtask::kernels::{self, Series};
-use xtask::scenario::{self, TRUTH_FENCES};
+use xtask::scenario::{self, TRUTH_FENCES, WAITS_CLASSES, WAITS_MODES};
 use xtask::{Arch, build};
 
 fn within(got_ns: u64, want_ms: f64) -> bool {
@@ -65,11 +65,11 @@ fn injection_held(truth: &serde_json::Value) -> Result<(), String> {
     Ok(())
 }
 
-fn truth(series: Series) {
+/// Boots `sc`, once more if the workload could not hold its timings.
+fn boot_with_truth(sc: &dyn Fn() -> scenario::Scenario, series: Series) -> xtask::qemu::Boot {
     let arch = Arch::X86_64;
     let kernel = kernels::fetch(series, arch).expect("kernel");
     let bins = build::guest_bins(arch).expect("guest binaries");
-    let mut boot = scenario::run(&scenario::truth("kprobe"), &kernel, &bins).expect("boot");
     let held = |b: &xtask::qemu::Boot| {
         b.file("truth.json")
             .ok()
@@ -77,17 +77,13 @@ fn truth(series: Series) {
             .map(|t| injection_held(&t))
             .unwrap_or(Ok(()))
     };
+    let mut boot = scenario::run(&sc(), &kernel, &bins).expect("boot");
     if let Err(why) = held(&boot) {
         // Not a result either way: boot once more, and say so.
-        eprintln!(
-            "{}: the injected truth did not hold ({why}); running the scenario once more",
-            kernel.release
-        );
-        boot = scenario::run(&scenario::truth("kprobe"), &kernel, &bins).expect("boot");
+        eprintln!("{}: the injected truth did not hold ({why}); running once more", kernel.release);
+        boot = scenario::run(&sc(), &kernel, &bins).expect("boot");
         if let Err(why) = held(&boot) {
-            panic!(
-                "the machine cannot inject exact timings twice in a row ({why}): no verdict on fencescope"
-            );
+            panic!("the machine cannot inject exact timings twice in a row ({why}): no verdict");
         }
     }
     eprintln!(
@@ -101,18 +97,127 @@ fn truth(series: Series) {
     );
     assert_eq!(boot.exit, Some(0), "scenario failed:\n{}", xtask::qemu::tail(&boot.console, 80));
     eprintln!("workload: {}", boot.file("truth.json").unwrap().trim());
+    boot
+}
+
+fn parse(boot: &xtask::qemu::Boot, name: &str) -> Summary {
+    serde_json::from_str(boot.file(name).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn truth(series: Series) {
+    let boot = boot_with_truth(&|| scenario::truth("kprobe"), series);
     if let Some(line) = boot.file("raw.err").unwrap().lines().find(|l| l.contains("recorded")) {
         eprintln!("{line}");
     }
-    let parse = |name: &str| -> Summary {
-        serde_json::from_str(boot.file(name).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"))
-    };
-    let raw = parse("raw.json");
-    let kprobe = parse("second.json");
-    let replay = parse("replay.json");
+    let raw = parse(&boot, "raw.json");
+    let kprobe = parse(&boot, "second.json");
+    let replay = parse(&boot, "replay.json");
     check(&format!("{} raw-tracepoint", series.name()), &raw);
     check(&format!("{} kprobe", series.name()), &kprobe);
     assert_eq!(replay, raw, "record -> report must give the live figures exactly");
+}
+
+/// The value at quantile `q` of the injected lifetimes, which must not sit
+/// at a class boundary (the test would then not say which class it meant).
+fn expected_lifetime(q: f64) -> f64 {
+    let mut all: Vec<f64> = Vec::new();
+    for (ms, n, _) in WAITS_CLASSES {
+        all.extend(std::iter::repeat_n(ms, n as usize));
+    }
+    all.sort_by(f64::total_cmp);
+    let rank = ((q * all.len() as f64).ceil() as usize).clamp(1, all.len());
+    let v = all[rank - 1];
+    assert!(
+        all[rank.saturating_sub(2)] == v && all[rank.min(all.len() - 1)] == v,
+        "q {q} at a boundary"
+    );
+    v
+}
+
+fn check_waits(label: &str, s: &Summary, tracepoint_only: bool) {
+    let ms = |ns: u64| ns as f64 / 1e6;
+    let total: u32 = WAITS_CLASSES.iter().map(|c| c.1).sum();
+    let g = s.group("vgem", "unbound").unwrap_or_else(|| panic!("{label}: no vgem group"));
+    assert_eq!(
+        (g.fences, g.signalled, g.in_flight),
+        (u64::from(total), u64::from(total), 0),
+        "{label}"
+    );
+    let l = &g.lifetime;
+    for (name, q, v) in [("p50", 0.5, l.p50_ns), ("p90", 0.9, l.p90_ns), ("p99", 0.99, l.p99_ns)] {
+        let want = expected_lifetime(q);
+        assert!(within(v, want), "{label}: lifetime {name} {:.3} ms, want {want}", ms(v));
+    }
+    assert_eq!(s.dropped, 0, "{label}: dropped");
+    let stubs = u64::from(scenario::TRUTH_STUB_EXPORTS);
+    let handed =
+        |h: &str| s.exports.iter().filter(|e| e.handed == h).map(|e| e.exports).sum::<u64>();
+    if tracepoint_only {
+        // The syscall sees every export, not what it handed out.
+        let exports: u64 =
+            WAITS_CLASSES.iter().filter(|c| c.2 != "dmabuf-poll").map(|c| u64::from(c.1)).sum();
+        assert_eq!(handed("unknown"), exports + stubs, "{label}: exports seen at the syscall");
+        assert!(s.waits.is_empty(), "{label}: waits without kprobes? {:?}", s.waits);
+        eprintln!(
+            "{label}: lifetimes p50 {:.3} p99 {:.3}; {} exports (fence unknown)",
+            ms(l.p50_ns),
+            ms(l.p99_ns),
+            handed("unknown")
+        );
+        return;
+    }
+    assert_eq!(g.resv_usage, [0, u64::from(total), 0, 0], "{label}: vgem adds WRITE fences");
+    for (lifetime, n, style) in WAITS_CLASSES {
+        let w = s
+            .waits_of(scenario::WAITER, style)
+            .unwrap_or_else(|| panic!("{label}: no {style} waits: {:?}", s.waits));
+        let want = lifetime - scenario::WAITS_ASK_AFTER_MS;
+        let zero = if style == "export" { stubs } else { 0 };
+        assert_eq!(
+            (w.waits, w.zero_waits, w.open),
+            (u64::from(n), zero, 0),
+            "{label}: {style} waits"
+        );
+        for (name, v) in
+            [("min", w.latency.min_ns), ("p50", w.latency.p50_ns), ("max", w.latency.max_ns)]
+        {
+            assert!(within(v, want), "{label}: {style} wait {name} {:.3} ms, want {want}", ms(v));
+        }
+        eprintln!(
+            "{label}: {style}: {} waits, p50 {:.3} max {:.3} ms (injected {want})",
+            w.waits,
+            ms(w.latency.p50_ns),
+            ms(w.latency.max_ns)
+        );
+    }
+    assert_eq!(s.waits.len(), WAITS_CLASSES.len(), "{label}: unexpected waits {:?}", s.waits);
+    let exports: u64 =
+        WAITS_CLASSES.iter().filter(|c| c.2 != "dmabuf-poll").map(|c| u64::from(c.1)).sum();
+    assert_eq!(
+        (handed("fence"), handed("stub")),
+        (exports, stubs),
+        "{label}: exports {:?}",
+        s.exports
+    );
+    assert_eq!(s.stub_exports(), stubs);
+}
+
+fn waits(series: Series) {
+    let boot = boot_with_truth(&scenario::waits, series);
+    for mode in WAITS_MODES {
+        let label = format!("{} --attach {mode}", series.name());
+        let Ok(json) = boot.file(&format!("{mode}.json")) else {
+            panic!("{label} did not run: {}", boot.file(&format!("{mode}.err")).unwrap_or("?"));
+        };
+        let s: Summary = serde_json::from_str(json).unwrap();
+        check_waits(&label, &s, mode == "tracepoint");
+    }
+    let auto = parse(&boot, "auto.json");
+    assert_eq!(
+        parse(&boot, "replay.json"),
+        auto,
+        "record -> report must give the live figures exactly"
+    );
 }
 
 #[test]
@@ -125,4 +230,16 @@ fn truth_on_6_12_x86_64() {
 #[ignore = "boots a VM: run with cargo xtask test"]
 fn truth_on_6_1_x86_64() {
     truth(Series::V6_1);
+}
+
+#[test]
+#[ignore = "boots a VM: run with cargo xtask test"]
+fn waits_on_6_12_x86_64() {
+    waits(Series::V6_12);
+}
+
+#[test]
+#[ignore = "boots a VM: run with cargo xtask test"]
+fn waits_on_6_1_x86_64() {
+    waits(Series::V6_1);
 }

@@ -146,6 +146,8 @@ pub struct Waits {
     figures: FxHashMap<(Who, Style), WaitFigures>,
     exports: FxHashMap<(Who, Handed), Latency>,
     process_names: FxHashMap<u32, Comm>,
+    /// Stub fences seen handed out: always signalled, never tracked.
+    stubs: rustc_hash::FxHashSet<u64>,
     open_cap_hit: u64,
 }
 
@@ -251,6 +253,9 @@ impl Waits {
             Handed::Fence
         };
         *handed = Some((kind, fence));
+        if matches!(kind, Handed::Stub | Handed::PrivateStub) && self.stubs.len() < 1024 {
+            self.stubs.insert(fence);
+        }
     }
 
     pub fn poll(&mut self, m: &Meta, phase: Phase, file: u64, mask: u64) {
@@ -274,6 +279,14 @@ impl Waits {
     }
 
     pub fn add_callback(&mut self, m: &Meta, fence: u64, func: u64, state: FenceState) {
+        // On a signalled fence dma_fence_add_callback installs nothing
+        // (-ENOENT): the poll that called it is about to report ready.
+        if state == FenceState::Signalled
+            || self.stubs.contains(&fence)
+            || (fence == self.symbols.dma_fence_stub && fence != 0)
+        {
+            return;
+        }
         let s = self.symbols;
         let style = if func == s.dma_buf_poll_cb && func != 0 {
             Style::DmaBufPoll

@@ -95,10 +95,14 @@ fn export_of_a_fenceless_buffer_gets_the_stub_and_waits_for_nothing() {
     }
     // A private stub: context 0, another address.
     s.export(5 * MS, 20, 0xdead, 0, 10_000);
+    // Polling the stub's sync file tries to hook it: not a wait.
+    s.at(6 * MS, 20, "kwin_wayland", Body::AddCallback { fence: STUB, func: SYNC_CB });
+    s.at(6 * MS, 20, "kwin_wayland", Body::AddCallback { fence: 0xdead, func: SYNC_CB });
     let sum = s.summary();
     assert_eq!(sum.stub_exports(), 4);
     let w = sum.waits_of("kwin_wayland", "export").unwrap();
-    assert_eq!((w.waits, w.zero_waits), (0, 4));
+    assert_eq!((w.waits, w.zero_waits, w.open), (0, 4, 0));
+    assert_eq!(sum.waits.len(), 1, "{:?}", sum.waits);
     let handed: Vec<_> = sum.exports.iter().map(|e| (e.handed.as_str(), e.exports)).collect();
     assert_eq!(handed, [("private-stub", 1), ("stub", 3)]);
 }
@@ -116,8 +120,9 @@ fn dmabuf_poll_wait_runs_from_the_busy_poll_to_the_signal() {
     let mut s = S::new();
     s.fence(0, 0xa0, 5).poll(MS, 20, Some(0xa0), false);
     s.signal(8 * MS, 0xa0);
-    // The wake-up: poll again, now ready. Not a second (zero) wait.
-    s.poll(8 * MS + 50_000, 20, None, true);
+    // The wake-up: poll again, now ready; dma_buf_poll tries to hook the
+    // signalled fence again (which installs nothing). Not a second wait.
+    s.poll(8 * MS + 50_000, 20, Some(0xa0), true);
     let w = s.summary().waits_of("kwin_wayland", "dmabuf-poll").cloned().unwrap();
     assert_eq!((w.waits, w.zero_waits), (1, 0));
     assert!(near(w.latency.max_ns, 7 * MS), "{w:?}");

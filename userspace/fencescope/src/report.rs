@@ -87,11 +87,7 @@ fn us(ns: u64) -> String {
 /// `process/thread`, or just the thread where they are the same, cut to fit.
 fn who(process: &str, thread: &str, width: usize) -> String {
     let s = if process == thread { thread.to_string() } else { format!("{process}/{thread}") };
-    if s.chars().count() <= width {
-        s
-    } else {
-        s.chars().take(width - 1).chain(['~']).collect()
-    }
+    if s.chars().count() <= width { s } else { s.chars().take(width - 1).chain(['~']).collect() }
 }
 
 fn percentiles(l: &LatencySummary, unit: fn(u64) -> String) -> String {
