@@ -271,7 +271,7 @@ fn injected(c: &Class, ask_after: Duration, s: &Stamps, precision: Duration) -> 
         style: c.style.name(),
         // The waiter asks at birth + ask_after (when set) and the fence
         // signals at birth + lifetime: the wait each of these fences injects.
-        wait_ms: (!ask_after.is_zero()).then(|| want - ask_after.as_secs_f64() * 1e3),
+        wait_ms: (!ask_after.is_zero()).then_some(want - ask_after.as_secs_f64() * 1e3),
         measured_min_ms: s.lifetimes.iter().map(|l| l.0).fold(f64::MAX, f64::min),
         measured_max_ms: max(|l| l.0),
         attach_ioctl_max_ms: max(|l| l.1),
