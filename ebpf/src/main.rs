@@ -25,7 +25,7 @@ use aya_ebpf::{
 use fencescope_schema::{
     AddCallback, COMM_LEN, Call, DROP_SLOTS, EXPORT_SYNC_FILE_CMD, FenceDestroy, FenceInit,
     FenceNames, FenceSignaled, FenceWait, Header, Kind, NAME_LEN, PHASE_ENTRY, PHASE_RETURN,
-    ResvAdd, Via,
+    ResvAdd, VB2_BUF_DONE, VB2_BUF_QUEUE, VB2_DQBUF, VB2_QBUF, Vb2Buf, Via,
 };
 
 /// Every record goes through this one ring buffer, so userspace sees them in
@@ -433,6 +433,42 @@ pub fn fence_wait_start_raw(ctx: RawTracePointContext) -> i32 {
 #[raw_tracepoint(tracepoint = "dma_fence_wait_end")]
 pub fn fence_wait_end_raw(ctx: RawTracePointContext) -> i32 {
     fence_wait(&ctx, PHASE_RETURN);
+    0
+}
+
+#[inline(always)]
+fn vb2(ctx: &RawTracePointContext, stage: u32) {
+    let queue = ctx.arg::<*const u8>(0) as u64;
+    let vb = ctx.arg::<*const u8>(1) as u64;
+    emit(
+        Kind::Vb2Buf,
+        Vb2Buf { header: header(Kind::Vb2Buf, Via::RawTracepoint), queue, vb, stage, _pad: 0 },
+    );
+}
+
+/// The vb2 tracepoints, `(struct vb2_queue *q, struct vb2_buffer *vb)`: a
+/// buffer's trip through the queue, keyed by its address.
+#[raw_tracepoint(tracepoint = "vb2_qbuf")]
+pub fn vb2_qbuf_raw(ctx: RawTracePointContext) -> i32 {
+    vb2(&ctx, VB2_QBUF);
+    0
+}
+
+#[raw_tracepoint(tracepoint = "vb2_buf_queue")]
+pub fn vb2_buf_queue_raw(ctx: RawTracePointContext) -> i32 {
+    vb2(&ctx, VB2_BUF_QUEUE);
+    0
+}
+
+#[raw_tracepoint(tracepoint = "vb2_buf_done")]
+pub fn vb2_buf_done_raw(ctx: RawTracePointContext) -> i32 {
+    vb2(&ctx, VB2_BUF_DONE);
+    0
+}
+
+#[raw_tracepoint(tracepoint = "vb2_dqbuf")]
+pub fn vb2_dqbuf_raw(ctx: RawTracePointContext) -> i32 {
+    vb2(&ctx, VB2_DQBUF);
     0
 }
 

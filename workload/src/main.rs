@@ -2,6 +2,7 @@
 //! timings are known, then prints that truth as JSON on stdout.
 mod clock;
 mod uapi;
+mod v4l2;
 mod vgem;
 mod waiter;
 
@@ -45,6 +46,16 @@ enum Cmd {
         #[arg(long, default_value_t = 0.1)]
         precision_ms: f64,
     },
+    /// Stream a V4L2 capture device (MMAP buffers exported with EXPBUF).
+    V4l2 {
+        /// The driver whose capture device to use.
+        #[arg(long, default_value = "vivid")]
+        driver: String,
+        #[arg(long, default_value_t = 4)]
+        buffers: u32,
+        #[arg(long, default_value_t = 30)]
+        frames: u32,
+    },
 }
 
 fn parse_class(s: &str) -> Result<vgem::Class, String> {
@@ -82,6 +93,9 @@ fn main() {
                 precision,
             })
             .and_then(|t| Ok(serde_json::to_string(&t)?))
+        }
+        Cmd::V4l2 { driver, buffers, frames } => {
+            v4l2::stream(&driver, buffers, frames).and_then(|t| Ok(serde_json::to_string(&t)?))
         }
     };
     match result {

@@ -3,6 +3,14 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
+pub const fn ioc_rw(ty: u8, nr: u8, size: usize) -> u64 {
+    ioc(RW, ty, nr, size)
+}
+
+pub const fn ioc_w(ty: u8, nr: u8, size: usize) -> u64 {
+    ioc(W, ty, nr, size)
+}
+
 const fn ioc(dir: u64, ty: u8, nr: u8, size: usize) -> u64 {
     (dir << 30) | ((size as u64) << 16) | ((ty as u64) << 8) | nr as u64
 }

@@ -106,8 +106,9 @@ fn vm(series: Series, arch: Arch, name: &str, console: bool) -> Result<()> {
     let sc = match name {
         "truth" => scenario::truth("kprobe"),
         "waits" => scenario::waits(),
+        "vivid" => scenario::vivid(),
         "demo" => scenario::demo(),
-        other => bail!("no scenario {other:?} (truth, waits, demo)"),
+        other => bail!("no scenario {other:?} (truth, waits, vivid, demo)"),
     };
     let boot = scenario::run(&sc, &kernel, &bins)?;
     if console {

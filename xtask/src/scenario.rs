@@ -250,6 +250,38 @@ done
     }
 }
 
+/// Frames the vivid scenario streams, and its buffers.
+pub const VIVID_FRAMES: u32 = 30;
+pub const VIVID_BUFFERS: u32 = 4;
+
+/// vivid streaming: a stock videobuf2 producer (no fences: the state before
+/// the series), watched at the vb2 tracepoints and `vb2_buffer_done`.
+pub fn vivid() -> Scenario {
+    let script = format!(
+        r#"fencescope watch >/dev/null 2>/tmp/warm.err &
+WARM=$!
+wait_for /tmp/warm.err watching 120 || exit 1
+fence-workload v4l2 --frames 4 --buffers {VIVID_BUFFERS} >/dev/null || exit 1
+fencescope record -o /tmp/vivid.fsc --report json >/tmp/vivid.json 2>/tmp/vivid.err &
+R=$!
+wait_for /tmp/vivid.err watching 120 || exit 1
+{WARM_DONE}
+fence-workload v4l2 --frames {VIVID_FRAMES} --buffers {VIVID_BUFFERS} >/tmp/truth.json || exit 1
+sleep 0.5
+kill -INT $R; wait $R || {{ cat /tmp/vivid.err; exit 1; }}
+fencescope report /tmp/vivid.fsc >/tmp/vivid.txt || exit 1
+for f in truth.json vivid.json vivid.err vivid.txt; do emit $f /tmp/$f; done
+"#
+    );
+    Scenario {
+        name: "vivid".into(),
+        modules: vec!["vivid"],
+        script,
+        timeout: Duration::from_secs(600),
+        cpus: 1,
+    }
+}
+
 /// The demo: what fencescope says about the kernel, then a live watch of the
 /// truth workload and its text report.
 pub fn demo() -> Scenario {

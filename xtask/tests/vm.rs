@@ -243,3 +243,35 @@ fn waits_on_6_12_x86_64() {
 fn waits_on_6_1_x86_64() {
     waits(Series::V6_1);
 }
+
+/// vivid, a stock vb2 producer: every buffer done pairs with its qbuf, and
+/// no fence signals inside vb2_buffer_done (the state before the series).
+fn vivid(series: Series) {
+    let boot = boot_with_truth(&scenario::vivid, series);
+    let truth: serde_json::Value = serde_json::from_str(boot.file("truth.json").unwrap()).unwrap();
+    let qbufs = truth["qbufs"].as_u64().unwrap();
+    let s = parse(&boot, "vivid.json");
+    let v = s.vb2;
+    eprintln!("{} vivid: {v:?}", series.name());
+    assert_eq!(qbufs, u64::from(scenario::VIVID_BUFFERS + scenario::VIVID_FRAMES));
+    assert_eq!((v.queues, v.buffers), (1, u64::from(scenario::VIVID_BUFFERS)));
+    assert_eq!((v.qbufs, v.dqbufs), (qbufs, u64::from(scenario::VIVID_FRAMES)));
+    // Every queued buffer comes back done: by the driver, or at STREAMOFF.
+    assert_eq!((v.dones, v.done_paired), (qbufs, qbufs));
+    assert_eq!(v.done_to_dqbuf.count, u64::from(scenario::VIVID_FRAMES));
+    assert_eq!((v.buffers_done, v.with_fence), (qbufs, 0));
+    assert_eq!(s.real_fences(), 0);
+    assert_eq!(s.dropped, 0);
+}
+
+#[test]
+#[ignore = "boots a VM: run with cargo xtask test"]
+fn vivid_on_6_12_x86_64() {
+    vivid(Series::V6_12);
+}
+
+#[test]
+#[ignore = "boots a VM: run with cargo xtask test"]
+fn vivid_on_6_1_x86_64() {
+    vivid(Series::V6_1);
+}

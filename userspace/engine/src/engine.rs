@@ -15,6 +15,7 @@ use rustc_hash::FxHashMap;
 use crate::event::{Body, Event, FenceName, Meta, Phase};
 use crate::hist::Latency;
 use crate::summary::{GroupSummary, Summary, Vb2Summary};
+use crate::vb2::Vb2Bufs;
 use crate::waits::{FenceState, Symbols, Waits};
 
 /// Bounds on the engine's memory: it runs for hours on a board.
@@ -112,6 +113,7 @@ pub struct Engine {
     /// signalled in the call yet.
     vb2_calls: FxHashMap<u32, (u64, bool)>,
     vb2: Vb2Summary,
+    vb2_bufs: Vb2Bufs,
     unpaired: u64,
     /// Classic tracepoints only: a names record is the init, and fences are
     /// keyed by their 32-bit (context, seqno).
@@ -152,6 +154,7 @@ impl Engine {
             waits: Waits::default(),
             vb2_calls: FxHashMap::default(),
             vb2: Vb2Summary::default(),
+            vb2_bufs: Vb2Bufs::default(),
             unpaired: 0,
             names_are_inits: false,
         }
@@ -210,6 +213,7 @@ impl Engine {
             }
             Body::Vb2Done { phase, .. } => self.vb2_done(m, phase),
             Body::FenceWait { phase, fence } => self.waits.kernel_wait(m, phase, fence),
+            Body::Vb2Buf { queue, vb, stage } => self.vb2_bufs.stage(queue, vb, stage, ts),
         }
     }
 
@@ -477,6 +481,8 @@ impl Engine {
             .collect();
         out.sort_by(|a, b| (a.stub, &a.driver, &a.timeline).cmp(&(b.stub, &b.driver, &b.timeline)));
         let (waits, exports) = self.waits.summary();
+        let mut vb2 = self.vb2;
+        self.vb2_bufs.fill(&mut vb2);
         Summary {
             events: self.events,
             span_ns: self.first_ns.map_or(0, |f| self.last_ns - f),
@@ -487,7 +493,7 @@ impl Engine {
             evicted: self.evicted,
             waits,
             exports,
-            vb2: self.vb2,
+            vb2,
             unpaired: self.unpaired + self.waits.dropped_open(),
         }
     }

@@ -104,6 +104,12 @@ pub enum Body {
         phase: Phase,
         fence: u64,
     },
+    /// A vb2 buffer's stage (`fencescope_schema::VB2_*`).
+    Vb2Buf {
+        queue: u64,
+        vb: u64,
+        stage: u32,
+    },
     /// Cumulative per-kind drop counts (index = kind value).
     Drops {
         by_kind: [u64; schema::DROP_SLOTS as usize],
@@ -227,6 +233,10 @@ impl Event {
                 let r: schema::FenceWait = read(bytes);
                 Body::FenceWait { phase: Phase::from_u32(r.phase), fence: r.fence }
             }
+            Kind::Vb2Buf => {
+                let r: schema::Vb2Buf = read(bytes);
+                Body::Vb2Buf { queue: r.queue, vb: r.vb, stage: r.stage }
+            }
             Kind::Drops => {
                 let r: schema::Drops = read(bytes);
                 Body::Drops { by_kind: r.by_kind }
@@ -313,6 +323,10 @@ impl Event {
                     _pad: 0,
                 },
             ),
+            Body::Vb2Buf { queue, vb, stage } => push(
+                out,
+                schema::Vb2Buf { header: header(Kind::Vb2Buf), queue, vb, stage, _pad: 0 },
+            ),
             Body::Drops { by_kind } => {
                 push(out, schema::Drops { header: header(Kind::Drops), by_kind })
             }
@@ -356,6 +370,7 @@ mod tests {
             Body::AddCallback { fence: 5, func: 0xffff_ffff_8100_0000 },
             Body::Vb2Done { phase: Phase::Entry, vb: 0x1234, state: 2 },
             Body::FenceWait { phase: Phase::Return, fence: 9 },
+            Body::Vb2Buf { queue: 1, vb: 2, stage: 3 },
         ];
         for body in bodies {
             let ev = Event { meta: meta(), body };

@@ -7,6 +7,7 @@ pub mod engine;
 pub mod event;
 pub mod hist;
 pub mod summary;
+pub mod vb2;
 pub mod waits;
 
 pub use engine::{Engine, Limits};

@@ -72,12 +72,24 @@ pub struct ExportSummary {
     pub round_trip: LatencySummary,
 }
 
-/// `vb2_buffer_done` calls and whether a fence signalled inside them.
+/// videobuf2: `vb2_buffer_done` calls (kprobe) and whether a fence
+/// signalled inside them; buffers through their queues (tracepoints).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vb2Summary {
     pub buffers_done: u64,
     /// Of those, how many signalled at least one fence inside the call.
     pub with_fence: u64,
+    /// Distinct queues and buffers seen at the tracepoints.
+    pub queues: u64,
+    pub buffers: u64,
+    pub qbufs: u64,
+    pub buf_queues: u64,
+    pub dones: u64,
+    pub dqbufs: u64,
+    /// Dones whose buffer's qbuf was seen: the pairing is by buffer.
+    pub done_paired: u64,
+    pub qbuf_to_done: LatencySummary,
+    pub done_to_dqbuf: LatencySummary,
 }
 
 /// Everything the engine knows, at one moment.

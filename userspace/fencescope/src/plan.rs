@@ -189,6 +189,18 @@ pub const HOOKS: &[Hook] = &[
         loses: "vb2 done-to-signal skew (load videobuf2-common to get it)",
     },
     Hook {
+        name: "vb2 buffers",
+        why: "vb2 qbuf/buf_queue/buf_done/dqbuf: each buffer's trip through its queue",
+        ways: &[way(&[
+            ("vb2_qbuf_raw", Target::RawTracepoint("vb2_qbuf")),
+            ("vb2_buf_queue_raw", Target::RawTracepoint("vb2_buf_queue")),
+            ("vb2_buf_done_raw", Target::RawTracepoint("vb2_buf_done")),
+            ("vb2_dqbuf_raw", Target::RawTracepoint("vb2_dqbuf")),
+        ])],
+        required: false,
+        loses: "vb2 buffer pairing and queue times (load videobuf2-common to get it)",
+    },
+    Hook {
         name: "kernel wait",
         why: "dma_fence_wait_start/_end: blocking waits inside the kernel",
         ways: &[way(&[

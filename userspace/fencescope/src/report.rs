@@ -266,21 +266,31 @@ fn buffers(o: &mut String, s: &Summary) {
             );
         }
     }
-    if s.vb2.buffers_done > 0 {
+    let v = &s.vb2;
+    if v.buffers_done > 0 || v.dones > 0 {
         let _ = writeln!(o);
         let _ = writeln!(
             o,
-            "vb2_buffer_done: {} buffers, {} signalled a fence inside",
-            s.vb2.buffers_done, s.vb2.with_fence
+            "videobuf2: {} queues, {} buffers; qbuf {} done {} dqbuf {}",
+            v.queues, v.buffers, v.qbufs, v.dones, v.dqbufs
         );
+        let _ = writeln!(o, "  dones paired with their buffer's qbuf: {}", v.done_paired);
+        let _ = writeln!(o, "  {:<19}{:>8}{:>8}{:>8}", "", "p50", "p99", "max");
+        let _ = writeln!(o, "  {:<19}{}", "qbuf -> done (ms)", percentiles(&v.qbuf_to_done, ms));
+        let _ = writeln!(o, "  {:<19}{}", "done -> dqbuf (ms)", percentiles(&v.done_to_dqbuf, ms));
+        if v.buffers_done > 0 {
+            let _ = writeln!(
+                o,
+                "  vb2_buffer_done calls: {}, {} signalled a fence inside",
+                v.buffers_done, v.with_fence
+            );
+        }
         for g in s.groups.iter().filter(|g| g.vb2_done_to_signal.count > 0) {
             let _ = writeln!(
                 o,
-                "  {}: done -> signal (us) p50 {} p99 {} max {}",
+                "  {}: done -> signal (us) {}",
                 name(g, 30),
-                us(g.vb2_done_to_signal.p50_ns),
-                us(g.vb2_done_to_signal.p99_ns),
-                us(g.vb2_done_to_signal.max_ns)
+                percentiles(&g.vb2_done_to_signal, us)
             );
         }
     }
@@ -375,7 +385,19 @@ mod tests {
                     round_trip: lat(8_000, 9_000, 9_500, 9_900),
                 },
             ],
-            vb2: Vb2Summary { buffers_done: 30, with_fence: 28 },
+            vb2: Vb2Summary {
+                buffers_done: 30,
+                with_fence: 28,
+                queues: 1,
+                buffers: 4,
+                qbufs: 34,
+                buf_queues: 34,
+                dones: 30,
+                dqbufs: 30,
+                done_paired: 30,
+                qbuf_to_done: lat(99_000_000, 100_000_000, 101_000_000, 102_000_000),
+                done_to_dqbuf: lat(1_000, 2_000, 3_000, 4_000),
+            },
             unpaired: 0,
         }
     }

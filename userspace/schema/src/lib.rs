@@ -43,6 +43,8 @@ pub enum Kind {
     Vb2Done = 10,
     /// In-kernel `dma_fence_wait` start or end ([`FenceWait`]).
     FenceWait = 11,
+    /// A videobuf2 buffer moved: qbuf, buf_queue, buf_done, dqbuf ([`Vb2Buf`]).
+    Vb2Buf = 12,
     /// Written by userspace, not the kernel: cumulative records the kernel
     /// side could not emit because the ring buffer was full ([`Drops`]).
     Drops = 100,
@@ -62,6 +64,7 @@ impl Kind {
             9 => Some(Kind::AddCallback),
             10 => Some(Kind::Vb2Done),
             11 => Some(Kind::FenceWait),
+            12 => Some(Kind::Vb2Buf),
             100 => Some(Kind::Drops),
             _ => None,
         }
@@ -79,6 +82,7 @@ impl Kind {
             Kind::SyncFile => core::mem::size_of::<FenceInit>(),
             Kind::AddCallback => core::mem::size_of::<AddCallback>(),
             Kind::FenceWait => core::mem::size_of::<FenceWait>(),
+            Kind::Vb2Buf => core::mem::size_of::<Vb2Buf>(),
             Kind::Drops => core::mem::size_of::<Drops>(),
         }
     }
@@ -223,6 +227,30 @@ pub struct FenceWait {
     pub _pad: u32,
 }
 
+/// A videobuf2 tracepoint: the buffer and its queue.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Vb2Buf {
+    pub header: Header,
+    /// `struct vb2_queue *`.
+    pub queue: u64,
+    /// `struct vb2_buffer *`.
+    pub vb: u64,
+    /// One of the `VB2_*` stages below.
+    pub stage: u32,
+    pub _pad: u32,
+}
+
+/// Userspace queued the buffer (`vb2_qbuf`).
+pub const VB2_QBUF: u32 = 0;
+/// vb2 handed it to the driver (`vb2_buf_queue`): where the series creates
+/// its fence.
+pub const VB2_BUF_QUEUE: u32 = 1;
+/// The driver is done with it (`vb2_buf_done`).
+pub const VB2_BUF_DONE: u32 = 2;
+/// Userspace dequeued it (`vb2_dqbuf`).
+pub const VB2_DQBUF: u32 = 3;
+
 /// `DMA_BUF_IOCTL_EXPORT_SYNC_FILE`, `_IOWR('b', 2, struct dma_buf_export_sync_file)`.
 pub const EXPORT_SYNC_FILE_CMD: u32 = 0xc008_6202;
 
@@ -278,6 +306,7 @@ mod pod {
     unsafe impl aya::Pod for super::Call {}
     unsafe impl aya::Pod for super::AddCallback {}
     unsafe impl aya::Pod for super::FenceWait {}
+    unsafe impl aya::Pod for super::Vb2Buf {}
 }
 
 #[cfg(test)]
@@ -299,6 +328,7 @@ mod tests {
         assert_eq!(size_of::<Call>(), 72);
         assert_eq!(size_of::<AddCallback>(), 56);
         assert_eq!(size_of::<FenceWait>(), 56);
+        assert_eq!(size_of::<Vb2Buf>(), 64);
         assert_eq!(align_of::<FenceInit>(), 8);
     }
 
@@ -316,6 +346,7 @@ mod tests {
             Kind::AddCallback,
             Kind::Vb2Done,
             Kind::FenceWait,
+            Kind::Vb2Buf,
             Kind::Drops,
         ] {
             assert_eq!(Kind::from_u16(k as u16), Some(k));
