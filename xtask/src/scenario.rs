@@ -225,14 +225,17 @@ for m in {modes}; do
     [ $m = auto ] && continue
     fencescope watch --attach $m --duration 60 --format json >/tmp/$m.json 2>/tmp/$m.err & P="$P $!"
 done
-for m in {modes}; do until grep -q -e watching -e error: /tmp/$m.err; do sleep 0.1; done; done
+# Filtered and interval views of the same run.
+fencescope watch --comm {WAITER} --duration 60 --format json >/tmp/comm.json 2>/tmp/comm.err & P="$P $!"
+fencescope watch --interval 1 --duration 60 --format json >/tmp/interval.jsonl 2>/tmp/interval.err & P="$P $!"
+for m in {modes} comm interval; do until grep -q -e watching -e error: /tmp/$m.err; do sleep 0.1; done; done
 kill -INT $W; wait $W
 {workload} >/tmp/truth.json || exit 1
 sleep 0.5
 kill -INT $R; wait $R || {{ cat /tmp/auto.err; exit 1; }}
 for p in $P; do wait $p; done
 fencescope report /tmp/auto.fsc --format json >/tmp/replay.json || exit 1
-for f in truth.json replay.json; do emit $f /tmp/$f; done
+for f in truth.json replay.json comm.json interval.jsonl; do emit $f /tmp/$f; done
 base64 /tmp/auto.fsc >/tmp/auto.b64
 emit auto.fsc.b64 /tmp/auto.b64
 for m in {modes}; do

@@ -213,10 +213,49 @@ fn waits(series: Series) {
         check_waits(&label, &s, mode == "tracepoint");
     }
     let auto = parse(&boot, "auto.json");
+    assert_eq!(parse(&boot, "replay.json"), auto, "record -> report must give the live figures");
+
+    // --comm: the compositor creates no fences; its waits and exports are all
+    // there, the same as unfiltered.
+    let comm = parse(&boot, "comm.json");
+    assert_eq!(comm.real_fences(), 0, "--comm {}: fences {:?}", scenario::WAITER, comm.groups);
+    // A separate tracer stamps its own times: the same counts, latencies
+    // within a microsecond or so.
+    let counts = |s: &Summary| -> Vec<(String, String, u64, u64, u64)> {
+        s.waits
+            .iter()
+            .map(|w| (w.thread.clone(), w.style.clone(), w.waits, w.zero_waits, w.open))
+            .collect()
+    };
+    let exports = |s: &Summary| -> Vec<(String, u64)> {
+        s.exports.iter().map(|e| (e.handed.clone(), e.exports)).collect()
+    };
+    assert_eq!((counts(&comm), exports(&comm)), (counts(&auto), exports(&auto)), "--comm");
+    for (a, b) in comm.waits.iter().zip(&auto.waits) {
+        assert!(a.latency.p50_ns.abs_diff(b.latency.p50_ns) < 50_000, "--comm {a:?} vs {b:?}");
+    }
+    // --interval: the intervals add up to the whole run.
+    let intervals: Vec<Summary> = boot
+        .file("interval.jsonl")
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one summary per line"))
+        .collect();
+    let fences: u64 = intervals.iter().map(|s| s.real_fences()).sum();
+    let signalled: u64 =
+        intervals.iter().flat_map(|s| &s.groups).filter(|g| !g.stub).map(|g| g.signalled).sum();
+    let total: u64 = WAITS_CLASSES.iter().map(|c| u64::from(c.1)).sum();
+    assert!(intervals.len() >= 3, "{} intervals", intervals.len());
     assert_eq!(
-        parse(&boot, "replay.json"),
-        auto,
-        "record -> report must give the live figures exactly"
+        (fences, signalled),
+        (total, total),
+        "--interval over {} intervals",
+        intervals.len()
+    );
+    eprintln!(
+        "{}: --comm and --interval ({} intervals) agree with the whole",
+        series.name(),
+        intervals.len()
     );
 }
 

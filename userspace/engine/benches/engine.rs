@@ -26,9 +26,19 @@ fn stream(fences: u64) -> Vec<Vec<u8>> {
         push(t, 10, "producer", Body::FenceInit { fence, context: 1000 + i, seqno: 1 });
         push(t, 10, "producer", names);
         push(t + 1_000, 10, "producer", Body::ResvAdd { resv: 0x55, fence, usage: 1 });
-        push(t + 2_000, 20, "kwin_wayland", Body::Export { phase: Phase::Entry, object: 0xf1, ret: 0 });
+        push(
+            t + 2_000,
+            20,
+            "kwin_wayland",
+            Body::Export { phase: Phase::Entry, object: 0xf1, ret: 0 },
+        );
         push(t + 3_000, 20, "kwin_wayland", Body::SyncFile { fence, context: 1000 + i, seqno: 1 });
-        push(t + 4_000, 20, "kwin_wayland", Body::Export { phase: Phase::Return, object: 0, ret: 0 });
+        push(
+            t + 4_000,
+            20,
+            "kwin_wayland",
+            Body::Export { phase: Phase::Return, object: 0, ret: 0 },
+        );
         push(t + 500_000, 10, "producer", Body::FenceSignaled { fence, context: 0, seqno: 0 });
         push(t + 600_000, 10, "producer", Body::FenceDestroy { fence });
     }

@@ -13,6 +13,7 @@ use std::collections::VecDeque;
 use rustc_hash::FxHashMap;
 
 use crate::event::{Body, Event, FenceName, Meta, Phase};
+use crate::filter::Filter;
 use crate::hist::Latency;
 use crate::summary::{GroupSummary, Summary, Vb2Summary};
 use crate::vb2::Vb2Bufs;
@@ -46,6 +47,8 @@ struct Group {
     driver: String,
     timeline: String,
     stub: bool,
+    /// Fences the filter leaves out: followed, never shown.
+    hidden: bool,
     fences: u64,
     signalled: u64,
     destroyed_unsignalled: u64,
@@ -56,11 +59,12 @@ struct Group {
 }
 
 impl Group {
-    fn new(driver: &str, timeline: &str, stub: bool) -> Self {
+    fn new(driver: &str, timeline: &str, stub: bool, hidden: bool) -> Self {
         Group {
             driver: driver.to_owned(),
             timeline: timeline.to_owned(),
             stub,
+            hidden,
             fences: 0,
             signalled: 0,
             destroyed_unsignalled: 0,
@@ -85,6 +89,8 @@ struct Fence {
     /// Entry of the `vb2_buffer_done` call it signalled in.
     vb2_done_ns: Option<u64>,
     signal_ns: u64,
+    /// Its creator passes the task filter.
+    counted: bool,
 }
 
 /// Events in, measurements out. Feed it in ring-buffer order.
@@ -92,7 +98,7 @@ struct Fence {
 pub struct Engine {
     limits: Limits,
     groups: Vec<Group>,
-    group_ids: FxHashMap<(FenceName, FenceName, bool), GroupId>,
+    group_ids: FxHashMap<(FenceName, FenceName, bool, bool), GroupId>,
     fences: FxHashMap<u64, Fence>,
     next_serial: u64,
     /// Insertion order of `fences` for eviction; stale entries are skipped.
@@ -118,6 +124,7 @@ pub struct Engine {
     /// Classic tracepoints only: a names record is the init, and fences are
     /// keyed by their 32-bit (context, seqno).
     names_are_inits: bool,
+    filter: Filter,
 }
 
 /// The key a fence gets when no address is known (classic tracepoints
@@ -157,7 +164,37 @@ impl Engine {
             vb2_bufs: Vb2Bufs::default(),
             unpaired: 0,
             names_are_inits: false,
+            filter: Filter::default(),
         }
+    }
+
+    /// The figures of the interval since the last call (or the start), then
+    /// a fresh interval: counters and histograms restart, fences in flight
+    /// and open waits carry over. For `watch --interval`.
+    pub fn take_interval(&mut self) -> Summary {
+        let s = self.summary();
+        for g in &mut self.groups {
+            let (d, t, stub, hidden) =
+                (std::mem::take(&mut g.driver), std::mem::take(&mut g.timeline), g.stub, g.hidden);
+            *g = Group::new(&d, &t, stub, hidden);
+        }
+        self.waits.reset_interval();
+        self.vb2_bufs.reset_interval();
+        self.vb2 = Vb2Summary::default();
+        self.events = 0;
+        self.first_ns = None;
+        self.signals_without_init = 0;
+        self.unnamed = 0;
+        self.evicted = 0;
+        self.unpaired = 0;
+        s
+    }
+
+    /// Counts only what `filter` selects (see [`Filter`]).
+    pub fn with_filter(mut self, filter: Filter) -> Self {
+        self.waits.set_filter(filter.clone());
+        self.filter = filter;
+        self
     }
 
     /// For sessions that watched classic tracepoints only.
@@ -170,6 +207,7 @@ impl Engine {
     /// live, from the capture on replay).
     pub fn with_symbols(mut self, symbols: Symbols) -> Self {
         self.waits = Waits::new(symbols);
+        self.waits.set_filter(self.filter.clone());
         self
     }
 
@@ -182,11 +220,11 @@ impl Engine {
         }
         let m = &ev.meta;
         match ev.body {
-            Body::FenceInit { fence, context, seqno } => self.init(fence, context, seqno, ts),
+            Body::FenceInit { fence, context, seqno } => self.init(fence, context, seqno, m),
             Body::FenceNames { context, seqno, driver, timeline } => {
                 if self.names_are_inits {
                     let addr = pseudo_address(context, seqno);
-                    self.init(addr, u64::from(context), u64::from(seqno), ts);
+                    self.init(addr, u64::from(context), u64::from(seqno), m);
                 }
                 self.names((context, seqno), driver, timeline)
             }
@@ -218,16 +256,21 @@ impl Engine {
     }
 
     fn group_id(&mut self, driver: &str, timeline: &str, stub: bool) -> GroupId {
-        let key = (FenceName::new(driver), FenceName::new(timeline), stub);
+        self.group_id_of(driver, timeline, stub, false)
+    }
+
+    fn group_id_of(&mut self, driver: &str, timeline: &str, stub: bool, hidden: bool) -> GroupId {
+        let key = (FenceName::new(driver), FenceName::new(timeline), stub, hidden);
         if let Some(&g) = self.group_ids.get(&key) {
             return g;
         }
-        self.groups.push(Group::new(driver, timeline, stub));
+        self.groups.push(Group::new(driver, timeline, stub, hidden));
         self.group_ids.insert(key, self.groups.len() - 1);
         self.groups.len() - 1
     }
 
-    fn init(&mut self, addr: u64, context: u64, seqno: u64, ts: u64) {
+    fn init(&mut self, addr: u64, context: u64, seqno: u64, m: &Meta) {
+        let ts = m.ts_ns;
         if self.fences.contains_key(&addr) {
             // The address was freed and reused, and its destroy was not seen.
             self.close(addr);
@@ -250,6 +293,7 @@ impl Engine {
             resv: None,
             vb2_done_ns: None,
             signal_ns: 0,
+            counted: self.filter.task(m.tgid, &m.comm),
         };
         self.fences.insert(addr, fence);
         match group {
@@ -285,11 +329,19 @@ impl Engine {
     /// Files a tracked fence under its group, with its lifetime if it has
     /// already signalled (a signal can beat the names when events reorder).
     fn file(&mut self, addr: u64, g: GroupId) {
-        let Some(fence) = self.fences.get_mut(&addr) else {
+        let Some(&f) = self.fences.get(&addr) else {
             return;
         };
-        fence.group = Some(g);
-        let f = *fence;
+        let shown = &self.groups[g];
+        let g = if !shown.hidden && !(f.counted && self.filter.driver(&shown.driver)) {
+            let (d, t, stub) = (shown.driver.clone(), shown.timeline.clone(), shown.stub);
+            self.group_id_of(&d, &t, stub, true)
+        } else {
+            g
+        };
+        if let Some(fence) = self.fences.get_mut(&addr) {
+            fence.group = Some(g);
+        }
         let group = &mut self.groups[g];
         group.fences += 1;
         if let Some((_, usage)) = f.resv {
@@ -435,7 +487,7 @@ impl Engine {
         let mut unnamed = self.unnamed;
         let mut in_flight: Vec<(u64, u64)> = vec![(0, 0); groups.len() + 1];
         let unnamed_slot =
-            match self.group_ids.get(&(FenceName::new("?"), FenceName::new("?"), false)) {
+            match self.group_ids.get(&(FenceName::new("?"), FenceName::new("?"), false, false)) {
                 Some(&g) => g,
                 None => groups.len(),
             };
@@ -445,7 +497,7 @@ impl Engine {
                 None => {
                     unnamed += 1;
                     if unnamed_slot == groups.len() {
-                        groups.push(Group::new("?", "?", false));
+                        groups.push(Group::new("?", "?", false, false));
                     }
                     let g = &mut groups[unnamed_slot];
                     g.fences += 1;
@@ -463,7 +515,9 @@ impl Engine {
         let mut out: Vec<GroupSummary> = groups
             .iter()
             .zip(in_flight)
-            .filter(|(g, _)| g.fences > 0)
+            .filter(|(g, (n, _))| {
+                !g.hidden && (g.fences + g.signalled + g.destroyed_unsignalled + *n > 0)
+            })
             .map(|(g, (n, oldest))| GroupSummary {
                 driver: g.driver.clone(),
                 timeline: g.timeline.clone(),

@@ -249,3 +249,59 @@ fn classic_tracepoints_alone_key_fences_by_context_and_seqno() {
     assert!(g.lifetime.max_ns.abs_diff(5 * MS) < 5 * MS / 1000);
     assert_eq!(sum.unnamed, 0);
 }
+
+#[test]
+fn filters_count_only_the_selected_producer_and_driver() {
+    let run = |filter: crate::filter::Filter| {
+        let mut e = Engine::default().with_filter(filter);
+        let mut s = Stream::new();
+        s.init(0, 0x10, 1, 1, VGEM).signal(MS, 0x10);
+        s.init(0, 0x20, 2, 1, ("i915", "ring0")).signal(2 * MS, 0x20);
+        // Another process's fence (the Stream's default task is 100/producer).
+        let meta =
+            Meta { ts_ns: 0, cpu: 0, tgid: 200, tid: 200, comm: Name::new("other"), via: None };
+        s.events.push(Event { meta, body: Body::FenceInit { fence: 0x30, context: 3, seqno: 1 } });
+        s.events.push(Event {
+            meta,
+            body: Body::FenceNames {
+                context: 3,
+                seqno: 1,
+                driver: Name::new("vgem"),
+                timeline: Name::new("unbound"),
+            },
+        });
+        s.signal(3 * MS, 0x30);
+        s.events.iter().for_each(|ev| e.feed(ev));
+        e.summary()
+    };
+    let all = run(Default::default());
+    assert_eq!((all.real_fences(), all.group("vgem", "unbound").unwrap().fences), (3, 2));
+    let vgem = run(crate::filter::Filter { driver: Some("vgem".into()), ..Default::default() });
+    assert_eq!((vgem.real_fences(), vgem.groups.len()), (2, 1));
+    let pid = run(crate::filter::Filter { pid: Some(200), ..Default::default() });
+    assert_eq!(pid.real_fences(), 1);
+    let comm = run(crate::filter::Filter { comm: Some("producer".into()), ..Default::default() });
+    assert_eq!(comm.real_fences(), 2);
+    assert!(comm.group("vgem", "unbound").unwrap().lifetime.max_ns.abs_diff(MS) < MS / 1000);
+}
+
+#[test]
+fn intervals_restart_counts_and_carry_fences_in_flight() {
+    let mut e = Engine::default();
+    let mut s = Stream::new();
+    s.init(0, 0x10, 1, 1, VGEM).signal(MS, 0x10).init(2 * MS, 0x20, 2, 1, VGEM);
+    s.events.iter().for_each(|ev| e.feed(ev));
+    let first = e.take_interval();
+    let g = first.group("vgem", "unbound").unwrap();
+    assert_eq!((g.fences, g.signalled, g.in_flight), (2, 1, 1));
+    let mut s = Stream::new();
+    s.signal(7 * MS, 0x20);
+    s.events.iter().for_each(|ev| e.feed(ev));
+    let second = e.take_interval();
+    let g = second.groups.iter().find(|g| g.driver == "vgem").unwrap();
+    // Born in the first interval, signalled in the second: its lifetime
+    // (5 ms) is the second's.
+    assert_eq!((g.fences, g.signalled, g.in_flight, g.lifetime.count), (0, 1, 0, 1));
+    assert!(g.lifetime.max_ns.abs_diff(5 * MS) < 5 * MS / 1000);
+    assert_eq!(second.events, 1);
+}

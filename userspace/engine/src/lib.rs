@@ -5,6 +5,7 @@
 //! computed one way only, whichever way the events arrived.
 pub mod engine;
 pub mod event;
+pub mod filter;
 pub mod hist;
 pub mod summary;
 pub mod vb2;
@@ -12,5 +13,6 @@ pub mod waits;
 
 pub use engine::{Engine, Limits};
 pub use event::{Body, DecodeError, Event, Meta, Name, Phase};
+pub use filter::Filter;
 pub use summary::{ExportSummary, GroupSummary, LatencySummary, Summary, Vb2Summary, WaitSummary};
 pub use waits::Symbols;

@@ -58,6 +58,13 @@ impl Vb2Bufs {
         }
     }
 
+    pub fn reset_interval(&mut self) {
+        self.counts = [0; 4];
+        self.done_paired = 0;
+        self.qbuf_to_done = Latency::default();
+        self.done_to_dqbuf = Latency::default();
+    }
+
     /// Fills the tracepoint half of the vb2 summary.
     pub fn fill(&self, s: &mut Vb2Summary) {
         s.queues = self.queues.len() as u64;

@@ -149,6 +149,7 @@ pub struct Waits {
     /// Stub fences seen handed out: always signalled, never tracked.
     stubs: rustc_hash::FxHashSet<u64>,
     open_cap_hit: u64,
+    filter: crate::filter::Filter,
 }
 
 /// Bound on open waits and per-thread state: beyond it the oldest are
@@ -158,6 +159,14 @@ const MAX_OPEN: usize = 1 << 16;
 impl Waits {
     pub fn new(symbols: Symbols) -> Self {
         Waits { symbols, ..Default::default() }
+    }
+
+    pub fn set_filter(&mut self, filter: crate::filter::Filter) {
+        self.filter = filter;
+    }
+
+    fn counted(&self, m: &Meta) -> bool {
+        self.filter.task(m.tgid, &m.comm)
     }
 
     /// Names a thread; learns process names from main threads.
@@ -215,6 +224,9 @@ impl Waits {
             Phase::Entry => t.export = Some(ExportCall { at: m.ts_ns, file: object, handed: None }),
             Phase::Return => {
                 let Some(ExportCall { at, file, handed }) = t.export.take() else { return };
+                if !self.counted(m) {
+                    return;
+                }
                 let who = self.who(m);
                 let (kind, fence) = match (ret, handed) {
                     (r, _) if r < 0 => (Handed::Failed, 0),
@@ -270,7 +282,7 @@ impl Waits {
                 }
                 // Ready at once: the wake-up of an earlier wait on this
                 // buffer, or a check that found nothing to wait for.
-                if self.woken.remove(&(m.tid, file)).is_none() {
+                if self.woken.remove(&(m.tid, file)).is_none() && self.counted(m) {
                     let who = self.who(m);
                     self.zero_wait(who, Style::DmaBufPoll);
                 }
@@ -285,6 +297,9 @@ impl Waits {
             || self.stubs.contains(&fence)
             || (fence == self.symbols.dma_fence_stub && fence != 0)
         {
+            return;
+        }
+        if !self.counted(m) {
             return;
         }
         let s = self.symbols;
@@ -309,7 +324,7 @@ impl Waits {
     /// In-kernel waits: from wait start to wait end, on the waiting thread.
     pub fn kernel_wait(&mut self, m: &Meta, phase: Phase, fence: u64) {
         match phase {
-            Phase::Entry => {
+            Phase::Entry if self.counted(m) => {
                 let who = self.who(m);
                 let ask = Ask { at_ns: m.ts_ns, style: Style::KernelWait, file: 0 };
                 self.open_wait(fence, m.tid, who, ask, FenceState::Unsignalled);
@@ -323,6 +338,7 @@ impl Waits {
                     self.close(who, ask, m.ts_ns);
                 }
             }
+            Phase::Entry => {}
         }
     }
 
@@ -393,6 +409,11 @@ impl Waits {
             (&a.process, &a.thread, &a.handed).cmp(&(&b.process, &b.thread, &b.handed))
         });
         (waits, exports)
+    }
+
+    pub fn reset_interval(&mut self) {
+        self.figures.clear();
+        self.exports.clear();
     }
 
     pub fn dropped_open(&self) -> u64 {

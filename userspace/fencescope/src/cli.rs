@@ -47,6 +47,30 @@ pub enum Format {
     Json,
 }
 
+/// What to count (everything is still watched: pairing needs it).
+#[derive(Args, Clone, Default)]
+pub struct FilterArgs {
+    /// Only this process: fences it creates, waits and exports it makes.
+    #[arg(short = 'p', long = "pid", value_name = "PID")]
+    pub pid: Option<u32>,
+    /// Only tasks of this name (as `ps -o comm` shows it).
+    #[arg(long, value_name = "NAME")]
+    pub comm: Option<String>,
+    /// Only fences of this driver (as the kernel names it, e.g. vgem).
+    #[arg(long, value_name = "NAME")]
+    pub driver: Option<String>,
+}
+
+impl FilterArgs {
+    pub fn filter(&self) -> fencescope_engine::Filter {
+        fencescope_engine::Filter {
+            pid: self.pid,
+            comm: self.comm.clone(),
+            driver: self.driver.clone(),
+        }
+    }
+}
+
 #[derive(Args)]
 pub struct LiveArgs {
     /// How fence inits are watched.
@@ -55,6 +79,8 @@ pub struct LiveArgs {
     /// Stop after this many seconds.
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }
 
 #[derive(Args)]
@@ -63,6 +89,13 @@ pub struct WatchArgs {
     pub live: LiveArgs,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Print a report of each interval of this many seconds (JSON: one
+    /// object per line), instead of one at the end.
+    #[arg(long, value_name = "SECS")]
+    pub interval: Option<f64>,
+    /// With --interval: stop after this many reports.
+    #[arg(long, value_name = "N", requires = "interval")]
+    pub count: Option<u64>,
 }
 
 #[derive(Args)]
@@ -83,6 +116,8 @@ pub struct ReportArgs {
     pub file: PathBuf,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }
 
 #[derive(Args)]

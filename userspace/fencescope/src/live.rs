@@ -106,8 +106,18 @@ pub fn precheck(view: &KernelView, target: Target) -> Option<String> {
         Target::Tracepoint(c, n) if !view.tracefs.join("events").join(c).join(n).is_dir() => {
             Some(format!("no tracepoint {c}:{n} in this kernel"))
         }
+        Target::RawTracepoint(n) if !raw_tracepoint_exists(&view.tracefs, n) => Some(format!(
+            "no tracepoint {n} in this kernel (or its module, e.g. videobuf2-common, is not loaded)"
+        )),
         _ => None,
     }
+}
+
+/// Raw tracepoints are named without their category: look in every one.
+fn raw_tracepoint_exists(tracefs: &std::path::Path, name: &str) -> bool {
+    std::fs::read_dir(tracefs.join("events"))
+        .map(|dir| dir.flatten().any(|c| c.path().join(name).is_dir()))
+        .unwrap_or(true)
 }
 
 /// Loads and attaches one program; returns what it attached to.
@@ -227,12 +237,19 @@ pub fn attach_plan(ebpf: &mut Ebpf, view: &KernelView, mode: Mode) -> Result<Att
     Ok(attached)
 }
 
+/// Whether a session goes on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Stop,
+}
+
 /// Where a session's records go.
 pub trait Sink {
     fn record(&mut self, bytes: &[u8]);
-    /// Periodic: a chance to flush, refresh or fail.
-    fn tick(&mut self) -> Result<()> {
-        Ok(())
+    /// Periodic (four times a second): a chance to flush, report or fail.
+    fn tick(&mut self) -> Result<Flow> {
+        Ok(Flow::Continue)
     }
 }
 
@@ -293,7 +310,9 @@ impl Session {
                         last_drops = now;
                         sink.record(&drops_record(now));
                     }
-                    sink.tick()?;
+                    if sink.tick()? == Flow::Stop {
+                        break;
+                    }
                 }
                 guard = fd.readable_mut() => {
                     let mut guard = guard?;

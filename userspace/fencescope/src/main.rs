@@ -12,6 +12,10 @@ mod session;
 use clap::Parser;
 
 fn main() {
+    // Like any Unix filter: `fencescope watch --interval 1 | head` ends
+    // quietly when head does, instead of failing to print.
+    // SAFETY: setting a signal disposition before any thread starts.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = cli::Cli::parse();
     env_logger::Builder::new()
         .filter_level(if cli.verbose { log::LevelFilter::Debug } else { log::LevelFilter::Warn })

@@ -12,7 +12,7 @@ use crate::session::EngineSetup;
 pub fn run(a: &ReportArgs) -> Result<i32> {
     let cap = capture::read(&a.file)?;
     let setup: EngineSetup = serde_json::from_value(cap.info.engine.clone()).unwrap_or_default();
-    let mut engine = setup.engine();
+    let mut engine = setup.engine(a.filter.filter());
     let mut malformed = 0u64;
     let outcome = cap.for_each(|rec| match Event::decode(rec) {
         Ok(ev) => engine.feed(&ev),

@@ -8,7 +8,7 @@ use fencescope_engine::{Engine, Event};
 
 use crate::cli::{LiveArgs, RecordArgs, WatchArgs};
 use crate::kernel;
-use crate::live::{Session, Sink};
+use crate::live::{Flow, Session, Sink};
 use crate::report;
 
 /// How the engine must read a session's records; kept in captures so a
@@ -27,8 +27,11 @@ impl EngineSetup {
         }
     }
 
-    pub fn engine(&self) -> Engine {
-        Engine::default().with_symbols(self.symbols).with_names_as_inits(self.names_are_inits)
+    pub fn engine(&self, filter: fencescope_engine::Filter) -> Engine {
+        Engine::default()
+            .with_filter(filter)
+            .with_symbols(self.symbols)
+            .with_names_as_inits(self.names_are_inits)
     }
 }
 
@@ -37,11 +40,20 @@ impl EngineSetup {
 struct EngineSink {
     engine: Engine,
     malformed: u64,
+    interval: Option<Interval>,
+}
+
+/// `watch --interval`: when the next report is due, how many are left.
+struct Interval {
+    every: Duration,
+    next: std::time::Instant,
+    left: Option<u64>,
+    format: crate::cli::Format,
 }
 
 impl EngineSink {
-    fn new(setup: EngineSetup) -> Self {
-        EngineSink { engine: setup.engine(), malformed: 0 }
+    fn new(setup: EngineSetup, filter: fencescope_engine::Filter) -> Self {
+        EngineSink { engine: setup.engine(filter), malformed: 0, interval: None }
     }
 
     fn feed(&mut self, bytes: &[u8]) {
@@ -65,6 +77,34 @@ impl Sink for EngineSink {
     fn record(&mut self, bytes: &[u8]) {
         self.feed(bytes);
     }
+
+    fn tick(&mut self) -> Result<Flow> {
+        let Some(iv) = self.interval.as_mut() else { return Ok(Flow::Continue) };
+        if std::time::Instant::now() < iv.next {
+            return Ok(Flow::Continue);
+        }
+        iv.next += iv.every;
+        let s = self.engine.take_interval();
+        match iv.format {
+            crate::cli::Format::Json => println!("{}", serde_json::to_string(&s)?),
+            crate::cli::Format::Text => {
+                print!(
+                    "--- interval of {:.1} s\n{}",
+                    iv.every.as_secs_f64(),
+                    report::text(&s, &kernel::release())
+                )
+            }
+        }
+        use std::io::Write as _;
+        std::io::stdout().flush()?;
+        if let Some(left) = iv.left.as_mut() {
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                return Ok(Flow::Stop);
+            }
+        }
+        Ok(Flow::Continue)
+    }
 }
 
 /// The engine plus a capture writer, flushed every second so a killed
@@ -86,7 +126,7 @@ impl Sink for RecordSink {
         }
     }
 
-    fn tick(&mut self) -> Result<()> {
+    fn tick(&mut self) -> Result<Flow> {
         if let Some(e) = self.error.take() {
             return Err(e).context("writing the capture");
         }
@@ -94,7 +134,7 @@ impl Sink for RecordSink {
         if self.ticks.is_multiple_of(4) {
             self.writer.flush_chunk().context("writing the capture")?;
         }
-        Ok(())
+        Ok(Flow::Continue)
     }
 }
 
@@ -134,10 +174,24 @@ fn open(live: &LiveArgs) -> Result<Session> {
 
 pub fn watch(a: &WatchArgs) -> Result<i32> {
     let session = open(&a.live)?;
-    let mut sink = EngineSink::new(EngineSetup::of(&session));
+    let mut sink = EngineSink::new(EngineSetup::of(&session), a.live.filter.filter());
+    if let Some(secs) = a.interval {
+        if secs <= 0.0 {
+            anyhow::bail!("--interval must be more than 0 seconds");
+        }
+        let every = Duration::from_secs_f64(secs);
+        sink.interval = Some(Interval {
+            every,
+            next: std::time::Instant::now() + every,
+            left: a.count,
+            format: a.format,
+        });
+    }
     runtime()?.block_on(session.stream(stop(a.live.duration), &mut sink))?;
     sink.warn();
-    print!("{}", report::render(&sink.engine.summary(), a.format, &kernel::release()));
+    if sink.interval.is_none() {
+        print!("{}", report::render(&sink.engine.summary(), a.format, &kernel::release()));
+    }
     Ok(0)
 }
 
@@ -165,7 +219,12 @@ pub fn record(a: &RecordArgs) -> Result<i32> {
     let writer = Writer::create(&a.output, &info(&session)?)
         .with_context(|| format!("cannot write {}", a.output.display()))?;
     let setup = EngineSetup::of(&session);
-    let mut sink = RecordSink { live: EngineSink::new(setup), writer, error: None, ticks: 0 };
+    let mut sink = RecordSink {
+        live: EngineSink::new(setup, a.live.filter.filter()),
+        writer,
+        error: None,
+        ticks: 0,
+    };
     let streamed = runtime()?.block_on(session.stream(stop(a.live.duration), &mut sink));
     // Whatever happened, keep what was recorded.
     let RecordSink { live, writer, error, .. } = sink;
