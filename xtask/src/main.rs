@@ -107,8 +107,9 @@ fn vm(series: Series, arch: Arch, name: &str, console: bool) -> Result<()> {
         "truth" => scenario::truth("kprobe"),
         "waits" => scenario::waits(),
         "vivid" => scenario::vivid(),
+        "probe" => scenario::probe(),
         "demo" => scenario::demo(),
-        other => bail!("no scenario {other:?} (truth, waits, vivid, demo)"),
+        other => bail!("no scenario {other:?} (truth, waits, vivid, probe, demo)"),
     };
     let boot = scenario::run(&sc, &kernel, &bins)?;
     if console {

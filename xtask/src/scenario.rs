@@ -285,6 +285,23 @@ for f in truth.json vivid.json vivid.err vivid.txt; do emit $f /tmp/$f; done
     }
 }
 
+/// What fencescope says about the kernel, with its BTF and without.
+pub fn probe() -> Scenario {
+    let script = "fencescope probe >/tmp/probe.txt 2>&1; echo \"exit $?\" >>/tmp/probe.txt
+fencescope --no-btf probe >/tmp/probe-nobtf.txt 2>&1; echo \"exit $?\" >>/tmp/probe-nobtf.txt
+emit probe.txt /tmp/probe.txt
+emit probe-nobtf.txt /tmp/probe-nobtf.txt
+"
+    .to_string();
+    Scenario {
+        name: "probe".into(),
+        modules: vec!["vgem"],
+        script,
+        timeout: Duration::from_secs(300),
+        cpus: 1,
+    }
+}
+
 /// The demo: what fencescope says about the kernel, then a live watch of the
 /// truth workload and its text report.
 pub fn demo() -> Scenario {

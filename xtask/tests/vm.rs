@@ -314,3 +314,63 @@ fn vivid_on_6_12_x86_64() {
 fn vivid_on_6_1_x86_64() {
     vivid(Series::V6_1);
 }
+
+/// `probe` on a real kernel: the minimum set attaches, and the layout from
+/// the kernel's BTF is the one the table gives when BTF is ignored.
+fn probe(series: Series) {
+    let kernel = kernels::fetch(series, Arch::X86_64).expect("kernel");
+    let bins = build::guest_bins(Arch::X86_64).expect("guest binaries");
+    let boot = scenario::run(&scenario::probe(), &kernel, &bins).expect("boot");
+    let with = boot.file("probe.txt").unwrap();
+    let without = boot.file("probe-nobtf.txt").unwrap();
+    // (context, seqno, flags, signalled bit) from the probe's layout line.
+    let layout = |text: &str| -> Vec<String> {
+        let line =
+            text.lines().find(|l| l.starts_with("struct dma_fence:")).expect("a layout line");
+        let line = line.split(" (from").next().unwrap();
+        line.split(|c: char| c == ',' || c == ' ')
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    eprintln!(
+        "{}: {}",
+        kernel.release,
+        with.lines().find(|l| l.starts_with("struct dma_fence")).unwrap()
+    );
+    assert!(with.contains("(from BTF)"), "{with}");
+    assert!(without.contains("(from table"), "{without}");
+    let (btf, table) = (layout(with), layout(without));
+    let bit = btf.len() - 1;
+    assert_eq!(
+        btf[..bit],
+        table[..bit],
+        "{}: the table's offsets disagree with BTF",
+        kernel.release
+    );
+    // A kernel between the table's rows gets "unknown", never a guess.
+    if table[bit] != "unknown" {
+        assert_eq!(btf[bit], table[bit], "{}: the table's signalled bit is wrong", kernel.release);
+    }
+    for text in [with, without] {
+        assert!(text.contains("exit 0") && text.contains("ok: the minimum set"), "{text}");
+    }
+}
+
+#[test]
+#[ignore = "boots a VM: run with cargo xtask test"]
+fn probe_on_6_1_x86_64() {
+    probe(Series::V6_1);
+}
+
+#[test]
+#[ignore = "boots a VM: run with cargo xtask test"]
+fn probe_on_6_12_x86_64() {
+    probe(Series::V6_12);
+}
+
+#[test]
+#[ignore = "boots a VM: run with cargo xtask test"]
+fn probe_on_7_2_x86_64() {
+    probe(Series::V7_2);
+}

@@ -16,6 +16,10 @@ pub struct Cli {
     /// Log what the loader does.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// Ignore the kernel's BTF: take struct layouts from fencescope's table
+    /// (what a kernel built without BTF gets).
+    #[arg(long, global = true)]
+    pub no_btf: bool,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -18,11 +18,6 @@ use crate::plan::{Attached, HOOKS, Mode, Target, Way};
 /// The eBPF object, built by build.rs from ebpf/.
 static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/fencescope"));
 
-/// Offsets of `context` and `seqno` in `struct dma_fence`: unchanged from 6.1
-/// through 7.2 on x86_64 and arm64 (checked against BTF of those kernels).
-const FENCE_CONTEXT_OFFSET: u32 = 32;
-const FENCE_SEQNO_OFFSET: u32 = 40;
-
 /// Everything attach decisions depend on, read once.
 pub struct KernelView {
     pub tracefs: std::path::PathBuf,
@@ -32,10 +27,11 @@ pub struct KernelView {
     pub symbols: Symbols,
     pub btf: Option<Btf>,
     pub kprobes: bool,
+    pub fence: crate::layout::FenceLayout,
 }
 
 impl KernelView {
-    pub fn read() -> Result<KernelView> {
+    pub fn read(use_btf: bool) -> Result<KernelView> {
         if let Some(problem) = kernel::privilege_problem() {
             bail!("{problem}");
         }
@@ -49,8 +45,9 @@ impl KernelView {
             tracefs,
             layout,
             symbols: Symbols::load(),
-            btf: kernel::has_btf().then(|| Btf::from_sys_fs().ok()).flatten(),
+            btf: (use_btf && kernel::has_btf()).then(|| Btf::from_sys_fs().ok()).flatten(),
             kprobes: kernel::has_kprobes(),
+            fence: crate::layout::resolve(&kernel::release(), use_btf)?,
         })
     }
 }
@@ -79,8 +76,8 @@ pub fn load(view: &KernelView) -> Result<Ebpf> {
         .override_global(globals::TP_IOCTL_RET_OFFSET, &io.ret, true)
         .override_global(globals::WAIT_FUNC_DMABUF, &syms.dma_buf_poll_cb, true)
         .override_global(globals::WAIT_FUNC_SYNC_FILE, &syms.fence_check_cb_func, true)
-        .override_global(globals::FENCE_CONTEXT_OFFSET, &FENCE_CONTEXT_OFFSET, true)
-        .override_global(globals::FENCE_SEQNO_OFFSET, &FENCE_SEQNO_OFFSET, true)
+        .override_global(globals::FENCE_CONTEXT_OFFSET, &view.fence.context, true)
+        .override_global(globals::FENCE_SEQNO_OFFSET, &view.fence.seqno, true)
         .override_global(globals::TP_INIT_DRIVER_OFFSET, &l.driver, true)
         .override_global(globals::TP_INIT_TIMELINE_OFFSET, &l.timeline, true)
         .override_global(globals::TP_INIT_CONTEXT_OFFSET, &l.context, true)
@@ -267,24 +264,17 @@ pub struct Session {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Layout {
     pub init_record: InitRecordLayout,
-    pub fence_context_offset: u32,
-    pub fence_seqno_offset: u32,
-    pub fence_offsets_source: &'static str,
+    pub fence: crate::layout::FenceLayout,
 }
 
 impl Session {
-    pub fn open(mode: Mode) -> Result<Session> {
-        let view = KernelView::read()?;
+    pub fn open(mode: Mode, use_btf: bool) -> Result<Session> {
+        let view = KernelView::read(use_btf)?;
         let mut ebpf = load(&view)?;
         let attached = attach_plan(&mut ebpf, &view, mode)?;
         let ring = RingBuf::try_from(ebpf.take_map("EVENTS").context("no EVENTS map")?)?;
         let drops = PerCpuArray::try_from(ebpf.take_map("DROPS").context("no DROPS map")?)?;
-        let layout = Layout {
-            init_record: view.layout,
-            fence_context_offset: FENCE_CONTEXT_OFFSET,
-            fence_seqno_offset: FENCE_SEQNO_OFFSET,
-            fence_offsets_source: "built-in (stable 6.1-7.2)",
-        };
+        let layout = Layout { init_record: view.layout, fence: view.fence.clone() };
         let symbols = view.engine_symbols();
         Ok(Session { _ebpf: ebpf, ring, drops, attached, layout, symbols })
     }

@@ -3,6 +3,7 @@
 //! library crates; each command below wires a source to an output.
 mod cli;
 mod kernel;
+mod layout;
 mod live;
 mod plan;
 mod probe;
@@ -21,9 +22,9 @@ fn main() {
         .filter_level(if cli.verbose { log::LevelFilter::Debug } else { log::LevelFilter::Warn })
         .init();
     let result = match cli.command {
-        cli::Command::Probe(a) => probe::run(&a),
-        cli::Command::Watch(a) => session::watch(&a),
-        cli::Command::Record(a) => session::record(&a),
+        cli::Command::Probe(a) => probe::run(&a, !cli.no_btf),
+        cli::Command::Watch(a) => session::watch(&a, !cli.no_btf),
+        cli::Command::Record(a) => session::record(&a, !cli.no_btf),
         cli::Command::Report(a) => report::run(&a),
         cli::Command::Dump(a) => report::dump(&a),
     };

@@ -9,7 +9,7 @@ use crate::kernel;
 use crate::live::{self, KernelView};
 use crate::plan::{HOOKS, Mode};
 
-pub fn run(a: &ProbeArgs) -> Result<i32> {
+pub fn run(a: &ProbeArgs, use_btf: bool) -> Result<i32> {
     let mut out = String::new();
     let _ = writeln!(out, "kernel {} {}", kernel::release(), kernel::machine());
     // Facts first, each with why it matters; then the real attach attempts.
@@ -62,7 +62,7 @@ pub fn run(a: &ProbeArgs) -> Result<i32> {
         eprintln!("fencescope: error: {p}");
         return Ok(2);
     }
-    let view = match KernelView::read() {
+    let view = match KernelView::read(use_btf) {
         Ok(v) => v,
         Err(e) => {
             print!("{out}");
@@ -70,6 +70,13 @@ pub fn run(a: &ProbeArgs) -> Result<i32> {
             return Ok(2);
         }
     };
+    let f = &view.fence;
+    let bit = f.signaled_bit.map_or("unknown".to_string(), |b| b.to_string());
+    let _ = writeln!(
+        out,
+        "struct dma_fence: context at {}, seqno at {}, flags at {}, signalled bit {bit} (from {})",
+        f.context, f.seqno, f.flags, f.source
+    );
     let mut ebpf = live::load(&view)?;
     let _ = writeln!(out, "\nhook attempts (each program loaded, attached, detached):");
     for hook in HOOKS {

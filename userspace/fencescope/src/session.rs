@@ -161,8 +161,8 @@ async fn stop(duration: Option<f64>) {
     }
 }
 
-fn open(live: &LiveArgs) -> Result<Session> {
-    let session = Session::open(live.attach)?;
+fn open(live: &LiveArgs, use_btf: bool) -> Result<Session> {
+    let session = Session::open(live.attach, use_btf)?;
     let hooks: Vec<String> =
         session.attached.hooks.iter().map(|(h, w)| format!("{h}: {w}")).collect();
     eprintln!("fencescope: watching ({}); Ctrl-C to stop", hooks.join(", "));
@@ -172,8 +172,8 @@ fn open(live: &LiveArgs) -> Result<Session> {
     Ok(session)
 }
 
-pub fn watch(a: &WatchArgs) -> Result<i32> {
-    let session = open(&a.live)?;
+pub fn watch(a: &WatchArgs, use_btf: bool) -> Result<i32> {
+    let session = open(&a.live, use_btf)?;
     let mut sink = EngineSink::new(EngineSetup::of(&session), a.live.filter.filter());
     if let Some(secs) = a.interval {
         if secs <= 0.0 {
@@ -214,8 +214,8 @@ fn info(session: &Session) -> Result<Info> {
     })
 }
 
-pub fn record(a: &RecordArgs) -> Result<i32> {
-    let session = open(&a.live)?;
+pub fn record(a: &RecordArgs, use_btf: bool) -> Result<i32> {
+    let session = open(&a.live, use_btf)?;
     let writer = Writer::create(&a.output, &info(&session)?)
         .with_context(|| format!("cannot write {}", a.output.display()))?;
     let setup = EngineSetup::of(&session);
