@@ -135,7 +135,7 @@ impl<'a> Btf<'a> {
             let raw = u32_at(self.type_data, at + 8).ok()?;
             let bits = base_bits + if t.kind_flag { raw & 0x00ff_ffff } else { raw };
             if name == member {
-                return (bits % 8 == 0).then_some(bits / 8);
+                return bits.is_multiple_of(8).then_some(bits / 8);
             }
             if name.is_empty()
                 && let Some(inner) = self.resolve(ty).filter(|x| matches!(x.kind, STRUCT | UNION))
