@@ -328,10 +328,7 @@ fn probe(series: Series) {
         let line =
             text.lines().find(|l| l.starts_with("struct dma_fence:")).expect("a layout line");
         let line = line.split(" (from").next().unwrap();
-        line.split(|c: char| c == ',' || c == ' ')
-            .filter(|w| !w.is_empty())
-            .map(str::to_string)
-            .collect()
+        line.split([',', ' ']).filter(|w| !w.is_empty()).map(str::to_string).collect()
     };
     eprintln!(
         "{}: {}",
