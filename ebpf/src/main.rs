@@ -109,12 +109,31 @@ fn dropped(kind: Kind) {
     }
 }
 
+/// Wake the reader only once this much is waiting (set by userspace): a
+/// wake-up per record
+/// costs the traced workload a context switch each (userspace also drains
+/// on a timer, so nothing waits long).
+#[unsafe(no_mangle)]
+static WAKEUP_BYTES: u64 = 256 << 10;
+const BPF_RB_AVAIL_DATA: u64 = 0;
+const BPF_RB_NO_WAKEUP: u64 = 1;
+const BPF_RB_FORCE_WAKEUP: u64 = 2;
+
+#[inline(always)]
+fn wakeup_flag() -> u64 {
+    if EVENTS.query(BPF_RB_AVAIL_DATA) >= global64(&WAKEUP_BYTES) {
+        BPF_RB_FORCE_WAKEUP
+    } else {
+        BPF_RB_NO_WAKEUP
+    }
+}
+
 #[inline(always)]
 fn emit<T: 'static>(kind: Kind, record: T) {
     match EVENTS.reserve::<T>(0) {
         Some(mut entry) => {
             entry.write(record);
-            entry.submit(0);
+            entry.submit(wakeup_flag());
         }
         None => dropped(kind),
     }
@@ -216,7 +235,7 @@ pub fn fence_init_names(ctx: TracePointContext) -> i32 {
             );
         }
     }
-    entry.submit(0);
+    entry.submit(wakeup_flag());
     0
 }
 
@@ -279,22 +298,29 @@ fn call(kind: Kind, via: Via, object: u64, arg: u64, ret: i64, phase: u32) {
     emit(kind, Call { header: header(kind, via), object, arg, ret, phase, _pad: 0 });
 }
 
+#[inline(always)]
+fn resv_add(resv: u64, fence: u64, usage: u64, via: Via) {
+    emit(
+        Kind::ResvAdd,
+        ResvAdd { header: header(Kind::ResvAdd, via), resv, fence, usage: usage as u32, _pad: 0 },
+    );
+}
+
+/// `dma_resv_add_fence` through its BTF trampoline: far cheaper per call
+/// than a kprobe's breakpoint, where fentry loads.
+#[fentry(function = "dma_resv_add_fence")]
+pub fn resv_add_fentry(ctx: FEntryContext) -> i32 {
+    resv_add(ctx.arg(0), ctx.arg(1), ctx.arg(2), Via::Fentry);
+    0
+}
+
 /// `dma_resv_add_fence(obj, fence, usage)`: which buffer a fence guards.
 #[kprobe]
 pub fn resv_add_kprobe(ctx: ProbeContext) -> i32 {
     let resv: u64 = ctx.arg(0).unwrap_or(0);
     let fence: u64 = ctx.arg(1).unwrap_or(0);
     let usage: u64 = ctx.arg(2).unwrap_or(0);
-    emit(
-        Kind::ResvAdd,
-        ResvAdd {
-            header: header(Kind::ResvAdd, Via::Kprobe),
-            resv,
-            fence,
-            usage: usage as u32,
-            _pad: 0,
-        },
-    );
+    resv_add(resv, fence, usage, Via::Kprobe);
     0
 }
 

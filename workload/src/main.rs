@@ -46,6 +46,12 @@ enum Cmd {
         #[arg(long, default_value_t = 0.1)]
         precision_ms: f64,
     },
+    /// Fences as fast as the producer can make them (no waiter): the rate
+    /// with a tracer attached against without is the tracer's cost.
+    VgemRate {
+        #[arg(long, default_value_t = 20_000)]
+        fences: u32,
+    },
     /// Stream a V4L2 capture device (MMAP buffers exported with EXPBUF).
     V4l2 {
         /// The driver whose capture device to use.
@@ -94,6 +100,7 @@ fn main() {
             })
             .and_then(|t| Ok(serde_json::to_string(&t)?))
         }
+        Cmd::VgemRate { fences } => vgem::rate(fences).and_then(|t| Ok(serde_json::to_string(&t)?)),
         Cmd::V4l2 { driver, buffers, frames } => {
             v4l2::stream(&driver, buffers, frames).and_then(|t| Ok(serde_json::to_string(&t)?))
         }

@@ -292,3 +292,25 @@ fn injected(c: &Class, ask_after: Duration, s: &Stamps, precision: Duration) -> 
             .collect(),
     }
 }
+
+#[derive(Serialize)]
+pub struct Rate {
+    pub fences: u32,
+    pub elapsed_ms: f64,
+    pub per_second: f64,
+}
+
+/// As many fences as the producer can make: attach, signal, again. The
+/// rate with and without a tracer attached is what the tracer costs.
+pub fn rate(fences: u32) -> Result<Rate> {
+    let dev = Device::open()?;
+    let (handle, _fd) = dev.buffer()?;
+    let clock = Clock::monotonic();
+    let start = clock.now();
+    for _ in 0..fences {
+        let fence = dev.attach(handle)?;
+        dev.signal(fence)?;
+    }
+    let elapsed = (clock.now() - start).as_secs_f64();
+    Ok(Rate { fences, elapsed_ms: elapsed * 1e3, per_second: f64::from(fences) / elapsed })
+}

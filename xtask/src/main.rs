@@ -42,6 +42,12 @@ enum Cmd {
         #[arg(long)]
         console: bool,
     },
+    /// The cost of watching, in the VM: the producer's top fence rate with no
+    /// tracer, with fencescope, and with its kernel side alone.
+    Bench {
+        #[arg(long, value_enum, default_value = "6.12")]
+        kernel: Series,
+    },
     /// Fetch and unpack the VM kernels (done on demand otherwise).
     Kernels {
         #[arg(long, value_enum, default_value = "x86_64")]
@@ -67,6 +73,7 @@ fn dispatch() -> Result<()> {
         Cmd::Demo { kernel, arch } => demo(kernel, arch),
         Cmd::Test { no_vm } => test(no_vm),
         Cmd::Vm { kernel, arch, scenario, console } => vm(kernel, arch, &scenario, console),
+        Cmd::Bench { kernel } => bench(kernel),
         Cmd::Kernels { arch } => {
             for s in [Series::V6_12, Series::V6_1] {
                 let k = kernels::fetch(s, arch)?;
@@ -108,8 +115,9 @@ fn vm(series: Series, arch: Arch, name: &str, console: bool) -> Result<()> {
         "waits" => scenario::waits(),
         "vivid" => scenario::vivid(),
         "probe" => scenario::probe(),
+        "bench" => scenario::bench(),
         "demo" => scenario::demo(),
-        other => bail!("no scenario {other:?} (truth, waits, vivid, probe, demo)"),
+        other => bail!("no scenario {other:?} (truth, waits, vivid, probe, bench, demo)"),
     };
     let boot = scenario::run(&sc, &kernel, &bins)?;
     if console {
@@ -128,6 +136,36 @@ fn vm(series: Series, arch: Arch, name: &str, console: bool) -> Result<()> {
     if boot.exit != Some(0) {
         bail!("scenario failed");
     }
+    Ok(())
+}
+
+fn bench(series: Series) -> Result<()> {
+    let kernel = kernels::fetch(series, Arch::X86_64)?;
+    let bins = build::guest_bins(Arch::X86_64)?;
+    let boot = scenario::run(&scenario::bench(), &kernel, &bins)?;
+    if boot.exit != Some(0) {
+        bail!(
+            "the benchmark failed in the guest; console tail:\n{}",
+            xtask::qemu::tail(&boot.console, 40)
+        );
+    }
+    let rate = |name: &str| -> Result<f64> {
+        let v: serde_json::Value = serde_json::from_str(boot.file(name)?)?;
+        v["per_second"].as_f64().context("no per_second")
+    };
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let runs = 0..scenario::BENCH_RUNS;
+    let off = median(runs.clone().map(|r| rate(&format!("off-{r}.json"))).collect::<Result<_>>()?);
+    let on = median(runs.clone().map(|r| rate(&format!("on-{r}.json"))).collect::<Result<_>>()?);
+    let kern = median(runs.map(|r| rate(&format!("kernel-{r}.json"))).collect::<Result<_>>()?);
+    println!("{} (icount: guest time counts instructions)", kernel.release);
+    println!("{:<44}{:>12}{:>8}", "producer fence rate (median of runs)", "fences/s", "ratio");
+    println!("{:<44}{:>12.0}{:>8.3}", "no tracer (baseline)", off, 1.0);
+    println!("{:<44}{:>12.0}{:>8.3}", "fencescope watch, reader on the same CPU", on, on / off);
+    println!("{:<44}{:>12.0}{:>8.3}", "fencescope kernel side alone", kern, kern / off);
     Ok(())
 }
 

@@ -47,9 +47,9 @@ done
 emit() { echo "@@fencescope:file $1"; cat "$2"; echo "@@fencescope:end"; }
 # Waits until FILE holds PATTERN (a program saying it is ready), at most S s.
 wait_for() {
-    i=0
+    local n=0
     while ! grep -q "$2" "$1" 2>/dev/null; do
-        i=$((i + 1)); [ $i -gt $(($3 * 10)) ] && { echo "timed out waiting for $2 in $1"; cat "$1"; return 1; }
+        n=$((n + 1)); [ $n -gt $(($3 * 10)) ] && { echo "timed out waiting for $2 in $1"; cat "$1"; return 1; }
         sleep 0.1
     done
 }
@@ -298,6 +298,45 @@ emit probe-nobtf.txt /tmp/probe-nobtf.txt
         modules: vec!["vgem"],
         script,
         timeout: Duration::from_secs(300),
+        cpus: 1,
+    }
+}
+
+/// Fences per run of the rate benchmark, and runs per condition.
+pub const BENCH_FENCES: u32 = 20_000;
+pub const BENCH_RUNS: u32 = 3;
+
+/// The cost of watching: the producer's top fence rate with no tracer, then
+/// with `fencescope watch` (auto plan) attached, runs alternating so a drift
+/// of the machine cannot favour one side. Guest time under icount counts
+/// instructions, so the ratio is the tracer's instruction cost per fence.
+pub fn bench() -> Scenario {
+    let script = format!(
+        r#"fence-workload vgem-rate --fences 2000 >/dev/null || exit 1
+run=0
+while [ $run -lt {BENCH_RUNS} ]; do
+    fence-workload vgem-rate --fences {BENCH_FENCES} >/tmp/off-$run.json || exit 1
+    fencescope watch --format json >/tmp/on-$run.report 2>/tmp/on-$run.err &
+    W=$!
+    wait_for /tmp/on-$run.err watching 120 || exit 1
+    fence-workload vgem-rate --fences {BENCH_FENCES} >/tmp/on-$run.json || exit 1
+    kill -INT $W; wait $W || exit 1
+    # The kernel side alone: the reader waits until the run is over.
+    fencescope watch --format json --ring-mb 64 --defer-reading >/tmp/kernel-$run.report 2>/tmp/kernel-$run.err &
+    W=$!
+    wait_for /tmp/kernel-$run.err watching 120 || exit 1
+    fence-workload vgem-rate --fences {BENCH_FENCES} >/tmp/kernel-$run.json || exit 1
+    kill -INT $W; wait $W || exit 1
+    for f in off-$run.json on-$run.json on-$run.report kernel-$run.json kernel-$run.report; do emit $f /tmp/$f; done
+    run=$((run + 1))
+done
+"#
+    );
+    Scenario {
+        name: "bench".into(),
+        modules: vec!["vgem"],
+        script,
+        timeout: Duration::from_secs(900),
         cpus: 1,
     }
 }

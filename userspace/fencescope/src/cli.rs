@@ -83,6 +83,14 @@ pub struct LiveArgs {
     /// Stop after this many seconds.
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
+    /// Ring buffer between kernel and fencescope, MiB (a power of two).
+    #[arg(long, value_name = "MIB", default_value_t = 4)]
+    pub ring_mb: u32,
+    /// Benchmarks only: read nothing until the session ends, so the kernel
+    /// side's cost is measured without the reader's (records beyond the
+    /// ring's size are dropped, and counted).
+    #[arg(long, hide = true)]
+    pub defer_reading: bool,
     #[command(flatten)]
     pub filter: FilterArgs,
 }

@@ -64,11 +64,22 @@ impl KernelView {
 }
 
 pub fn load(view: &KernelView) -> Result<Ebpf> {
+    load_with_ring(view, 4, false)
+}
+
+pub fn load_with_ring(view: &KernelView, ring_mb: u32, never_wake: bool) -> Result<Ebpf> {
+    // A quarter of the ring: wakes come in batches, well before it fills.
+    let wakeup: u64 = if never_wake { u64::MAX } else { u64::from(ring_mb) << 18 };
+    if !ring_mb.is_power_of_two() || ring_mb > 1024 {
+        bail!("--ring-mb must be a power of two up to 1024, not {ring_mb}");
+    }
     let l = view.layout;
     let sl = view.signaled_layout;
     let io = view.ioctl_layout.unwrap_or(IoctlLayout { fd: 16, cmd: 24, ret: 16 });
     let syms = view.engine_symbols();
     EbpfLoader::new()
+        .map_max_entries("EVENTS", ring_mb << 20)
+        .override_global(globals::WAKEUP_BYTES, &wakeup, true)
         .override_global(globals::TP_SIGNALED_CONTEXT_OFFSET, &sl.context, true)
         .override_global(globals::TP_SIGNALED_SEQNO_OFFSET, &sl.seqno, true)
         .override_global(globals::TP_IOCTL_FD_OFFSET, &io.fd, true)
@@ -258,6 +269,7 @@ pub struct Session {
     pub attached: Attached,
     pub layout: Layout,
     pub symbols: fencescope_engine::Symbols,
+    defer_reading: bool,
 }
 
 /// The layout facts the programs were loaded with (kept in captures).
@@ -268,33 +280,44 @@ pub struct Layout {
 }
 
 impl Session {
-    pub fn open(mode: Mode, use_btf: bool) -> Result<Session> {
+    pub fn open(mode: Mode, use_btf: bool, ring_mb: u32, defer_reading: bool) -> Result<Session> {
         let view = KernelView::read(use_btf)?;
-        let mut ebpf = load(&view)?;
+        let mut ebpf = load_with_ring(&view, ring_mb, defer_reading)?;
         let attached = attach_plan(&mut ebpf, &view, mode)?;
         let ring = RingBuf::try_from(ebpf.take_map("EVENTS").context("no EVENTS map")?)?;
         let drops = PerCpuArray::try_from(ebpf.take_map("DROPS").context("no DROPS map")?)?;
         let layout = Layout { init_record: view.layout, fence: view.fence.clone() };
         let symbols = view.engine_symbols();
-        Ok(Session { _ebpf: ebpf, ring, drops, attached, layout, symbols })
+        Ok(Session { _ebpf: ebpf, ring, drops, attached, layout, symbols, defer_reading })
     }
 
     /// Streams records into `sink` until `stop` resolves, then drains what
     /// the ring still holds. Drop counts go to the sink as `Drops` records
     /// whenever they change; `tick` is called four times a second.
     pub async fn stream(self, stop: impl Future<Output = ()>, sink: &mut impl Sink) -> Result<()> {
-        let Session { _ebpf, ring, drops, .. } = self;
+        let Session { _ebpf, ring, drops, defer_reading, .. } = self;
         // SAFETY: the ring buffer owns its map fd and moves into the AsyncFd,
         // which keeps it open until it is dropped after deregistering.
         let mut fd = unsafe { AsyncFd::register(ring) }
             .map_err(|e| anyhow!("polling the ring buffer: {}", e.into_parts().1))?;
         let mut last_drops = [0u64; DROP_SLOTS as usize];
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        // The kernel side wakes us only when a lot is waiting (see the eBPF
+        // emit): drain on this timer too, and tell the sink every 250 ms.
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        let mut ticks = 0u32;
         tokio::pin!(stop);
         loop {
             tokio::select! {
                 _ = &mut stop => break,
-                _ = tick.tick() => {
+                _ = tick.tick(), if !defer_reading => {
+                    let ring = fd.get_mut();
+                    while let Some(item) = ring.next() {
+                        sink.record(&item);
+                    }
+                    ticks += 1;
+                    if ticks % 5 != 0 {
+                        continue;
+                    }
                     let now = counts(&drops);
                     if now != last_drops {
                         last_drops = now;
@@ -304,7 +327,7 @@ impl Session {
                         break;
                     }
                 }
-                guard = fd.readable_mut() => {
+                guard = fd.readable_mut(), if !defer_reading => {
                     let mut guard = guard?;
                     let ring = guard.get_inner_mut();
                     while let Some(item) = ring.next() {

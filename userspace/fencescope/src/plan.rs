@@ -134,7 +134,10 @@ pub const HOOKS: &[Hook] = &[
     Hook {
         name: "resv attach",
         why: "dma_resv_add_fence: which buffer a fence guards, with which usage",
-        ways: &[way(&[("resv_add_kprobe", Target::Kprobe("dma_resv_add_fence"))])],
+        ways: &[
+            way(&[("resv_add_fentry", Target::Fentry("dma_resv_add_fence"))]),
+            way(&[("resv_add_kprobe", Target::Kprobe("dma_resv_add_fence"))]),
+        ],
         required: false,
         loses: "resv usage and attach-to-signal times",
     },
@@ -213,24 +216,36 @@ pub const HOOKS: &[Hook] = &[
 ];
 
 impl Hook {
-    /// The ways `mode` allows for this hook, in order of preference.
+    /// The ways `mode` allows for this hook, in order of preference. A mode
+    /// naming a kind of attachment uses that kind wherever the hook has one
+    /// (and the hook's other ways where it has none); `raw-tracepoint`
+    /// decides the init hook only.
     pub fn ways_for(&self, mode: Mode) -> Vec<&'static Way> {
-        self.ways
-            .iter()
-            .filter(|w| {
-                let t = w.progs[0].1;
-                match mode {
-                    Mode::Tracepoint => matches!(t, Target::Tracepoint(..)),
-                    _ if self.name == "fence init" => match mode {
-                        Mode::RawTracepoint => matches!(t, Target::RawTracepoint(_)),
-                        Mode::Kprobe => matches!(t, Target::Kprobe(_)),
-                        Mode::Fentry => matches!(t, Target::Fentry(_)),
-                        _ => true,
-                    },
-                    _ => true,
-                }
-            })
-            .collect()
+        let of_kind = |pred: fn(Target) -> bool| -> Vec<&'static Way> {
+            let chosen: Vec<&'static Way> =
+                self.ways.iter().filter(|w| pred(w.progs[0].1)).collect();
+            if chosen.is_empty() && self.name != "fence init" {
+                self.ways.iter().collect()
+            } else {
+                chosen
+            }
+        };
+        match mode {
+            Mode::Auto => self.ways.iter().collect(),
+            Mode::Tracepoint => self
+                .ways
+                .iter()
+                .filter(|w| matches!(w.progs[0].1, Target::Tracepoint(..)))
+                .collect(),
+            Mode::Kprobe => of_kind(|t| matches!(t, Target::Kprobe(_))),
+            Mode::Fentry => of_kind(|t| matches!(t, Target::Fentry(_))),
+            Mode::RawTracepoint if self.name == "fence init" => self
+                .ways
+                .iter()
+                .filter(|w| matches!(w.progs[0].1, Target::RawTracepoint(_)))
+                .collect(),
+            Mode::RawTracepoint => self.ways.iter().collect(),
+        }
     }
 
     /// In tracepoint mode the init hook is the names record itself.

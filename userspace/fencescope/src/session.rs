@@ -162,7 +162,7 @@ async fn stop(duration: Option<f64>) {
 }
 
 fn open(live: &LiveArgs, use_btf: bool) -> Result<Session> {
-    let session = Session::open(live.attach, use_btf)?;
+    let session = Session::open(live.attach, use_btf, live.ring_mb, live.defer_reading)?;
     let hooks: Vec<String> =
         session.attached.hooks.iter().map(|(h, w)| format!("{h}: {w}")).collect();
     eprintln!("fencescope: watching ({}); Ctrl-C to stop", hooks.join(", "));

@@ -291,6 +291,8 @@ pub mod globals {
     /// callbacks of a dma-buf poll and of a sync_file poll (0: unknown).
     pub const WAIT_FUNC_DMABUF: &str = "WAIT_FUNC_DMABUF";
     pub const WAIT_FUNC_SYNC_FILE: &str = "WAIT_FUNC_SYNC_FILE";
+    /// Wake the reader once this many bytes wait in the ring buffer.
+    pub const WAKEUP_BYTES: &str = "WAKEUP_BYTES";
 }
 
 #[cfg(feature = "user")]
