@@ -315,7 +315,7 @@ impl Session {
                         sink.record(&item);
                     }
                     ticks += 1;
-                    if ticks % 5 != 0 {
+                    if !ticks.is_multiple_of(5) {
                         continue;
                     }
                     let now = counts(&drops);
