@@ -23,9 +23,10 @@ use aya_ebpf::{
     },
 };
 use fencescope_schema::{
-    AddCallback, COMM_LEN, Call, DROP_SLOTS, EXPORT_SYNC_FILE_CMD, FenceDestroy, FenceInit,
-    FenceNames, FenceSignaled, FenceWait, Header, Kind, NAME_LEN, PHASE_ENTRY, PHASE_RETURN,
-    ResvAdd, VB2_BUF_DONE, VB2_BUF_QUEUE, VB2_DQBUF, VB2_QBUF, Vb2Buf, Via,
+    ARRAY_MEMBERS, AddCallback, ArrayCreate, COMM_LEN, Call, DROP_SLOTS, EXPORT_SYNC_FILE_CMD,
+    FenceDestroy, FenceInit, FenceNames, FenceSignaled, FenceWait, Header, Kind, NAME_LEN,
+    PHASE_ENTRY, PHASE_RETURN, ResvAdd, VB2_BUF_DONE, VB2_BUF_QUEUE, VB2_DQBUF, VB2_QBUF, Vb2Buf,
+    Via,
 };
 
 /// Every record goes through this one ring buffer, so userspace sees them in
@@ -321,6 +322,34 @@ pub fn resv_add_kprobe(ctx: ProbeContext) -> i32 {
     let fence: u64 = ctx.arg(1).unwrap_or(0);
     let usage: u64 = ctx.arg(2).unwrap_or(0);
     resv_add(resv, fence, usage, Via::Kprobe);
+    0
+}
+
+/// `dma_fence_array_create(num_fences, fences, context, seqno, any)`: the
+/// members, read before the array exists; its init follows on this thread.
+#[kprobe]
+pub fn array_create_kprobe(ctx: ProbeContext) -> i32 {
+    let count: u64 = ctx.arg(0).unwrap_or(0);
+    let fences: *const u64 = ctx.arg(1).unwrap_or(core::ptr::null());
+    let Some(mut entry) = EVENTS.reserve::<ArrayCreate>(0) else {
+        dropped(Kind::ArrayCreate);
+        return 0;
+    };
+    let rec = entry.as_mut_ptr();
+    unsafe {
+        (*rec).header = header(Kind::ArrayCreate, Via::Kprobe);
+        (*rec).count = count as u32;
+        (*rec)._pad = 0;
+        (*rec).members = [0; ARRAY_MEMBERS];
+        let n = (count as usize).min(ARRAY_MEMBERS);
+        for i in 0..ARRAY_MEMBERS {
+            if i >= n {
+                break;
+            }
+            (*rec).members[i] = bpf_probe_read_kernel(fences.add(i)).unwrap_or(0);
+        }
+    }
+    entry.submit(wakeup_flag());
     0
 }
 

@@ -52,6 +52,14 @@ enum Cmd {
         #[arg(long, default_value_t = 20_000)]
         fences: u32,
     },
+    /// Exports that hand out fence arrays: MEMBERS read fences on a buffer,
+    /// then an export for writing.
+    VgemArrays {
+        #[arg(long, default_value_t = 10)]
+        arrays: u32,
+        #[arg(long, default_value_t = 2)]
+        members: u32,
+    },
     /// Stream a V4L2 capture device (MMAP buffers exported with EXPBUF).
     V4l2 {
         /// The driver whose capture device to use.
@@ -101,6 +109,9 @@ fn main() {
             .and_then(|t| Ok(serde_json::to_string(&t)?))
         }
         Cmd::VgemRate { fences } => vgem::rate(fences).and_then(|t| Ok(serde_json::to_string(&t)?)),
+        Cmd::VgemArrays { arrays, members } => {
+            vgem::arrays(arrays, members).and_then(|t| Ok(serde_json::to_string(&t)?))
+        }
         Cmd::V4l2 { driver, buffers, frames } => {
             v4l2::stream(&driver, buffers, frames).and_then(|t| Ok(serde_json::to_string(&t)?))
         }

@@ -83,6 +83,7 @@ pub const DMA_BUF_IOCTL_EXPORT_SYNC_FILE: u64 = ioc(RW, b'b', 2, size_of::<Expor
 
 pub const VGEM_FENCE_WRITE: u32 = 1;
 pub const DMA_BUF_SYNC_READ: u32 = 1;
+pub const DMA_BUF_SYNC_WRITE: u32 = 2;
 pub const DRM_CLOEXEC: u32 = libc::O_CLOEXEC as u32;
 pub const DRM_RDWR: u32 = libc::O_RDWR as u32;
 

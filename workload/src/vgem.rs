@@ -314,3 +314,40 @@ pub fn rate(fences: u32) -> Result<Rate> {
     let elapsed = (clock.now() - start).as_secs_f64();
     Ok(Rate { fences, elapsed_ms: elapsed * 1e3, per_second: f64::from(fences) / elapsed })
 }
+
+#[derive(Serialize)]
+pub struct ArrayRun {
+    pub arrays: u32,
+    pub members: u32,
+    /// Exports that had to wait (the array was unsignalled when handed out).
+    pub waited: u32,
+}
+
+/// Exports that hand out a `dma_fence_array`: `members` read fences on one
+/// buffer (vgem allows any number of readers), then an export for writing,
+/// which must wait for all of them; then the fences signal.
+pub fn arrays(arrays: u32, members: u32) -> Result<ArrayRun> {
+    let dev = Device::open()?;
+    let (handle, buf) = dev.buffer()?;
+    let mut waited = 0;
+    for _ in 0..arrays {
+        let mut fences = Vec::new();
+        for _ in 0..members {
+            let mut a = VgemFenceAttach { handle, flags: 0, ..Default::default() };
+            ioctl(&dev.card, DRM_IOCTL_VGEM_FENCE_ATTACH, &mut a)
+                .context("VGEM_FENCE_ATTACH (read)")?;
+            fences.push(a.out_fence);
+        }
+        let mut e = ExportSyncFile { flags: DMA_BUF_SYNC_WRITE, fd: -1 };
+        ioctl(&buf, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &mut e).context("EXPORT_SYNC_FILE (write)")?;
+        let sync = owned(e.fd);
+        waited += u32::from(!readable(&sync, 0)?);
+        for f in fences {
+            dev.signal(f)?;
+        }
+        if !readable(&sync, 5_000)? {
+            bail!("the exported array did not signal after its fences did");
+        }
+    }
+    Ok(ArrayRun { arrays, members, waited })
+}

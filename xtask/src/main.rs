@@ -116,8 +116,9 @@ fn vm(series: Series, arch: Arch, name: &str, console: bool) -> Result<()> {
         "vivid" => scenario::vivid(),
         "probe" => scenario::probe(),
         "bench" => scenario::bench(),
+        "arrays" => scenario::arrays(),
         "demo" => scenario::demo(),
-        other => bail!("no scenario {other:?} (truth, waits, vivid, probe, bench, demo)"),
+        other => bail!("no scenario {other:?} (truth, waits, vivid, probe, arrays, bench, demo)"),
     };
     let boot = scenario::run(&sc, &kernel, &bins)?;
     if console {

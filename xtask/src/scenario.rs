@@ -341,6 +341,37 @@ done
     }
 }
 
+/// Arrays the arrays scenario exports, and fences in each.
+pub const ARRAYS: u32 = 10;
+pub const ARRAY_MEMBERS: u32 = 3;
+
+/// Exports of busy buffers: each hands out a `dma_fence_array` of read fences.
+pub fn arrays() -> Scenario {
+    let script = format!(
+        r#"fencescope watch >/dev/null 2>/tmp/warm.err &
+WARM=$!
+wait_for /tmp/warm.err watching 120 || exit 1
+fence-workload vgem-arrays --arrays 2 >/dev/null || exit 1
+fencescope record -o /tmp/arrays.fsc --report json >/tmp/arrays.json 2>/tmp/arrays.err &
+R=$!
+wait_for /tmp/arrays.err watching 120 || exit 1
+{WARM_DONE}
+fence-workload vgem-arrays --arrays {ARRAYS} --members {ARRAY_MEMBERS} >/tmp/truth.json || exit 1
+sleep 0.5
+kill -INT $R; wait $R || {{ cat /tmp/arrays.err; exit 1; }}
+fencescope report /tmp/arrays.fsc >/tmp/arrays.txt
+for f in truth.json arrays.json arrays.txt; do emit $f /tmp/$f; done
+"#
+    );
+    Scenario {
+        name: "arrays".into(),
+        modules: vec!["vgem"],
+        script,
+        timeout: Duration::from_secs(300),
+        cpus: 1,
+    }
+}
+
 /// The demo: what fencescope says about the kernel, then a live watch of the
 /// truth workload and its text report.
 pub fn demo() -> Scenario {

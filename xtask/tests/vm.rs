@@ -371,3 +371,32 @@ fn probe_on_6_12_x86_64() {
 fn probe_on_7_2_x86_64() {
     probe(Series::V7_2);
 }
+
+/// Exports of busy buffers hand out arrays; each links to the fences it holds.
+fn arrays(series: Series) {
+    let boot = boot_with_truth(&scenario::arrays, series);
+    let s = parse(&boot, "arrays.json");
+    let (n, k) = (u64::from(scenario::ARRAYS), u64::from(scenario::ARRAY_MEMBERS));
+    eprintln!("{} arrays: {:?}", series.name(), s.arrays);
+    assert_eq!((s.arrays.arrays, s.arrays.members, s.arrays.unlisted), (n, n * k, 0));
+    assert_eq!(s.arrays.member_groups, [("vgem".to_string(), "unbound".to_string(), n * k)]);
+    let handed: u64 = s.exports.iter().filter(|e| e.handed == "array").map(|e| e.exports).sum();
+    assert_eq!(handed, n, "exports {:?}", s.exports);
+    assert_eq!(s.group("vgem", "unbound").map(|g| g.fences), Some(n * k));
+    assert_eq!(
+        s.group("dma_fence_array", "unbound").map(|g| (g.fences, g.signalled)),
+        Some((n, n))
+    );
+}
+
+#[test]
+#[ignore = "boots a VM: run with cargo xtask test"]
+fn arrays_on_6_12_x86_64() {
+    arrays(Series::V6_12);
+}
+
+#[test]
+#[ignore = "boots a VM: run with cargo xtask test"]
+fn arrays_on_6_1_x86_64() {
+    arrays(Series::V6_1);
+}

@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 
 use rustc_hash::FxHashMap;
 
+use crate::arrays::Arrays;
 use crate::event::{Body, Event, FenceName, Meta, Phase};
 use crate::filter::Filter;
 use crate::hist::Latency;
@@ -120,6 +121,7 @@ pub struct Engine {
     vb2_calls: FxHashMap<u32, (u64, bool)>,
     vb2: Vb2Summary,
     vb2_bufs: Vb2Bufs,
+    arrays: Arrays,
     unpaired: u64,
     /// Classic tracepoints only: a names record is the init, and fences are
     /// keyed by their 32-bit (context, seqno).
@@ -162,6 +164,7 @@ impl Engine {
             vb2_calls: FxHashMap::default(),
             vb2: Vb2Summary::default(),
             vb2_bufs: Vb2Bufs::default(),
+            arrays: Arrays::default(),
             unpaired: 0,
             names_are_inits: false,
             filter: Filter::default(),
@@ -180,6 +183,7 @@ impl Engine {
         }
         self.waits.reset_interval();
         self.vb2_bufs.reset_interval();
+        self.arrays.reset_interval();
         self.vb2 = Vb2Summary::default();
         self.events = 0;
         self.first_ns = None;
@@ -252,6 +256,7 @@ impl Engine {
             Body::Vb2Done { phase, .. } => self.vb2_done(m, phase),
             Body::FenceWait { phase, fence } => self.waits.kernel_wait(m, phase, fence),
             Body::Vb2Buf { queue, vb, stage } => self.vb2_bufs.stage(queue, vb, stage, ts),
+            Body::ArrayCreate { count, members } => self.arrays.created(m.tid, count, &members),
         }
     }
 
@@ -295,6 +300,11 @@ impl Engine {
             signal_ns: 0,
             counted: self.filter.task(m.tgid, &m.comm),
         };
+        let (fences, groups) = (&self.fences, &self.groups);
+        self.arrays.born(m.tid, |member| {
+            let g = &groups[fences.get(&member)?.group?];
+            Some((g.driver.clone(), g.timeline.clone()))
+        });
         self.fences.insert(addr, fence);
         match group {
             Some(g) => self.file(addr, g),
@@ -548,6 +558,7 @@ impl Engine {
             waits,
             exports,
             vb2,
+            arrays: self.arrays.summary(),
             unpaired: self.unpaired + self.waits.dropped_open(),
         }
     }

@@ -305,3 +305,22 @@ fn intervals_restart_counts_and_carry_fences_in_flight() {
     assert!(g.lifetime.max_ns.abs_diff(5 * MS) < 5 * MS / 1000);
     assert_eq!(second.events, 1);
 }
+
+#[test]
+fn an_array_links_to_the_fences_it_holds() {
+    let mut s = Stream::new();
+    s.init(0, 0x10, 1, 1, VGEM).init(0, 0x20, 2, 1, VGEM).init(0, 0x30, 3, 1, ("i915", "ring0"));
+    let mut members = [0u64; 16];
+    members[..3].copy_from_slice(&[0x10, 0x20, 0x30]);
+    s.push(MS, Body::ArrayCreate { count: 3, members });
+    s.init(MS, 0x40, 99, 1, ("dma_fence_array", "unbound"));
+    let a = s.run().arrays;
+    assert_eq!((a.arrays, a.members, a.unlisted), (1, 3, 0));
+    assert_eq!(
+        a.member_groups,
+        [
+            ("i915".to_string(), "ring0".to_string(), 1),
+            ("vgem".to_string(), "unbound".to_string(), 2)
+        ]
+    );
+}

@@ -104,6 +104,12 @@ pub enum Body {
         phase: Phase,
         fence: u64,
     },
+    /// The members of an array about to be made on this thread (`count` may
+    /// exceed the listed ones).
+    ArrayCreate {
+        count: u32,
+        members: [u64; schema::ARRAY_MEMBERS],
+    },
     /// A vb2 buffer's stage (`fencescope_schema::VB2_*`).
     Vb2Buf {
         queue: u64,
@@ -233,6 +239,10 @@ impl Event {
                 let r: schema::FenceWait = read(bytes);
                 Body::FenceWait { phase: Phase::from_u32(r.phase), fence: r.fence }
             }
+            Kind::ArrayCreate => {
+                let r: schema::ArrayCreate = read(bytes);
+                Body::ArrayCreate { count: r.count, members: r.members }
+            }
             Kind::Vb2Buf => {
                 let r: schema::Vb2Buf = read(bytes);
                 Body::Vb2Buf { queue: r.queue, vb: r.vb, stage: r.stage }
@@ -323,6 +333,10 @@ impl Event {
                     _pad: 0,
                 },
             ),
+            Body::ArrayCreate { count, members } => push(
+                out,
+                schema::ArrayCreate { header: header(Kind::ArrayCreate), count, _pad: 0, members },
+            ),
             Body::Vb2Buf { queue, vb, stage } => push(
                 out,
                 schema::Vb2Buf { header: header(Kind::Vb2Buf), queue, vb, stage, _pad: 0 },
@@ -371,6 +385,7 @@ mod tests {
             Body::Vb2Done { phase: Phase::Entry, vb: 0x1234, state: 2 },
             Body::FenceWait { phase: Phase::Return, fence: 9 },
             Body::Vb2Buf { queue: 1, vb: 2, stage: 3 },
+            Body::ArrayCreate { count: 17, members: [7; 16] },
         ];
         for body in bodies {
             let ev = Event { meta: meta(), body };

@@ -3,6 +3,7 @@
 //! It knows nothing of probes, files or terminals. The live source, capture
 //! replay and the tests all feed it the same [`Event`]s, so a figure is
 //! computed one way only, whichever way the events arrived.
+pub mod arrays;
 pub mod engine;
 pub mod event;
 pub mod filter;
@@ -14,5 +15,7 @@ pub mod waits;
 pub use engine::{Engine, Limits};
 pub use event::{Body, DecodeError, Event, Meta, Name, Phase};
 pub use filter::Filter;
-pub use summary::{ExportSummary, GroupSummary, LatencySummary, Summary, Vb2Summary, WaitSummary};
+pub use summary::{
+    ArraySummary, ExportSummary, GroupSummary, LatencySummary, Summary, Vb2Summary, WaitSummary,
+};
 pub use waits::Symbols;

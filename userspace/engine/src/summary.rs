@@ -72,6 +72,18 @@ pub struct ExportSummary {
     pub round_trip: LatencySummary,
 }
 
+/// Fence arrays made while watched (exports of busy buffers make them).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArraySummary {
+    pub arrays: u64,
+    /// Fences they hold, in all.
+    pub members: u64,
+    /// Members beyond the 16 per array the kernel side lists.
+    pub unlisted: u64,
+    /// Listed members by (driver, timeline): whose work the arrays wait on.
+    pub member_groups: Vec<(String, String, u64)>,
+}
+
 /// videobuf2: `vb2_buffer_done` calls (kprobe) and whether a fence
 /// signalled inside them; buffers through their queues (tracepoints).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,6 +124,7 @@ pub struct Summary {
     pub waits: Vec<WaitSummary>,
     pub exports: Vec<ExportSummary>,
     pub vb2: Vb2Summary,
+    pub arrays: ArraySummary,
     /// Records of a kind this engine does not pair yet, or that came out of
     /// order (an export return with no entry, …).
     pub unpaired: u64,

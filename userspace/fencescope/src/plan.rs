@@ -165,6 +165,13 @@ pub const HOOKS: &[Hook] = &[
         loses: "what exports handed out (stub counts) and export waits",
     },
     Hook {
+        name: "fence array",
+        why: "dma_fence_array_create: the fences an array (an export of a busy buffer) holds",
+        ways: &[way(&[("array_create_kprobe", Target::Kprobe("dma_fence_array_create"))])],
+        required: false,
+        loses: "what exported arrays hold",
+    },
+    Hook {
         name: "dma-buf poll",
         why: "dma_buf_poll: a compositor checking or waiting on a buffer's fd",
         ways: &[way(&[

@@ -239,6 +239,19 @@ fn waits_and_exports(o: &mut String, s: &Summary) {
         }
         let _ = writeln!(o, "stub exports (the consumer got no real fence): {}", s.stub_exports());
     }
+    let a = &s.arrays;
+    if a.arrays > 0 {
+        let held: Vec<String> =
+            a.member_groups.iter().map(|(d, t, n)| format!("{n} {d}/{t}")).collect();
+        let _ = writeln!(o);
+        let _ = writeln!(
+            o,
+            "fence arrays: {} made, holding {} fences: {}",
+            a.arrays,
+            a.members,
+            held.join(", ")
+        );
+    }
 }
 
 fn buffers(o: &mut String, s: &Summary) {
@@ -385,6 +398,12 @@ mod tests {
                     round_trip: lat(8_000, 9_000, 9_500, 9_900),
                 },
             ],
+            arrays: fencescope_engine::ArraySummary {
+                arrays: 5,
+                members: 10,
+                unlisted: 0,
+                member_groups: vec![("vgem".into(), "unbound".into(), 10)],
+            },
             vb2: Vb2Summary {
                 buffers_done: 30,
                 with_fence: 28,

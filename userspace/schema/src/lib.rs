@@ -45,6 +45,8 @@ pub enum Kind {
     FenceWait = 11,
     /// A videobuf2 buffer moved: qbuf, buf_queue, buf_done, dqbuf ([`Vb2Buf`]).
     Vb2Buf = 12,
+    /// `dma_fence_array_create`: the fences an array will hold ([`ArrayCreate`]).
+    ArrayCreate = 13,
     /// Written by userspace, not the kernel: cumulative records the kernel
     /// side could not emit because the ring buffer was full ([`Drops`]).
     Drops = 100,
@@ -65,6 +67,7 @@ impl Kind {
             10 => Some(Kind::Vb2Done),
             11 => Some(Kind::FenceWait),
             12 => Some(Kind::Vb2Buf),
+            13 => Some(Kind::ArrayCreate),
             100 => Some(Kind::Drops),
             _ => None,
         }
@@ -83,6 +86,7 @@ impl Kind {
             Kind::AddCallback => core::mem::size_of::<AddCallback>(),
             Kind::FenceWait => core::mem::size_of::<FenceWait>(),
             Kind::Vb2Buf => core::mem::size_of::<Vb2Buf>(),
+            Kind::ArrayCreate => core::mem::size_of::<ArrayCreate>(),
             Kind::Drops => core::mem::size_of::<Drops>(),
         }
     }
@@ -241,6 +245,21 @@ pub struct Vb2Buf {
     pub _pad: u32,
 }
 
+/// Members an [`ArrayCreate`] carries at most; larger arrays say how many
+/// they hold and list the first ones.
+pub const ARRAY_MEMBERS: usize = 16;
+
+/// `dma_fence_array_create(num, fences, …)` on entry: what the array (whose
+/// init follows on the same thread) will hold.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArrayCreate {
+    pub header: Header,
+    pub count: u32,
+    pub _pad: u32,
+    pub members: [u64; ARRAY_MEMBERS],
+}
+
 /// Userspace queued the buffer (`vb2_qbuf`).
 pub const VB2_QBUF: u32 = 0;
 /// vb2 handed it to the driver (`vb2_buf_queue`): where the series creates
@@ -309,6 +328,7 @@ mod pod {
     unsafe impl aya::Pod for super::AddCallback {}
     unsafe impl aya::Pod for super::FenceWait {}
     unsafe impl aya::Pod for super::Vb2Buf {}
+    unsafe impl aya::Pod for super::ArrayCreate {}
 }
 
 #[cfg(test)]
@@ -331,6 +351,7 @@ mod tests {
         assert_eq!(size_of::<AddCallback>(), 56);
         assert_eq!(size_of::<FenceWait>(), 56);
         assert_eq!(size_of::<Vb2Buf>(), 64);
+        assert_eq!(size_of::<ArrayCreate>(), 176);
         assert_eq!(align_of::<FenceInit>(), 8);
     }
 
@@ -349,6 +370,7 @@ mod tests {
             Kind::Vb2Done,
             Kind::FenceWait,
             Kind::Vb2Buf,
+            Kind::ArrayCreate,
             Kind::Drops,
         ] {
             assert_eq!(Kind::from_u16(k as u16), Some(k));

@@ -1,0 +1,61 @@
+//! `dma_fence_array`s and the fences they hold. An export of a buffer with
+//! several unsignalled fences hands out an array made on the spot; its
+//! members say whose work the waiter really waits for.
+use rustc_hash::FxHashMap;
+
+use crate::summary::ArraySummary;
+
+/// Threads with an array create pending are few; more means lost inits.
+const MAX_PENDING: usize = 1024;
+
+#[derive(Debug, Default)]
+pub struct Arrays {
+    /// Members announced by `dma_fence_array_create`, by thread, until the
+    /// array's own init on that thread.
+    pending: FxHashMap<u32, (u32, Vec<u64>)>,
+    arrays: u64,
+    members: u64,
+    unlisted: u64,
+    by_group: FxHashMap<(String, String), u64>,
+}
+
+impl Arrays {
+    pub fn created(&mut self, tid: u32, count: u32, members: &[u64]) {
+        if self.pending.len() >= MAX_PENDING {
+            self.pending.clear();
+        }
+        let listed: Vec<u64> = members.iter().copied().take(count as usize).collect();
+        self.pending.insert(tid, (count, listed));
+    }
+
+    /// A fence was born on `tid`: if an array create was pending there, this
+    /// is the array. `group_of` names a member fence (driver, timeline).
+    pub fn born(&mut self, tid: u32, group_of: impl Fn(u64) -> Option<(String, String)>) -> bool {
+        let Some((count, listed)) = self.pending.remove(&tid) else { return false };
+        self.arrays += 1;
+        self.members += u64::from(count);
+        self.unlisted += u64::from(count).saturating_sub(listed.len() as u64);
+        for m in listed {
+            let g = group_of(m).unwrap_or_else(|| ("?".into(), "?".into()));
+            *self.by_group.entry(g).or_default() += 1;
+        }
+        true
+    }
+
+    pub fn reset_interval(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        *self = Arrays { pending, ..Default::default() };
+    }
+
+    pub fn summary(&self) -> ArraySummary {
+        let mut member_groups: Vec<(String, String, u64)> =
+            self.by_group.iter().map(|((d, t), n)| (d.clone(), t.clone(), *n)).collect();
+        member_groups.sort();
+        ArraySummary {
+            arrays: self.arrays,
+            members: self.members,
+            unlisted: self.unlisted,
+            member_groups,
+        }
+    }
+}
