@@ -62,6 +62,32 @@ impl Initramfs {
         Ok(())
     }
 
+    /// `dir` below `root`, as `name`, with its files and symlinks; `keep`
+    /// says which relative paths to take.
+    pub fn tree(&mut self, root: &Path, dir: &str, keep: &dyn Fn(&str) -> bool) -> Result<()> {
+        let base = root.join(dir);
+        let mut stack = vec![base.clone()];
+        while let Some(d) = stack.pop() {
+            let rel = d.strip_prefix(root)?.to_string_lossy().into_owned();
+            self.dir(&rel);
+            for entry in fs::read_dir(&d)? {
+                let path = entry?.path();
+                let rel = path.strip_prefix(root)?.to_string_lossy().into_owned();
+                let meta = fs::symlink_metadata(&path)?;
+                if meta.file_type().is_symlink() {
+                    let target = fs::read_link(&path)?;
+                    self.symlink(&rel, &target.to_string_lossy());
+                } else if meta.is_dir() {
+                    stack.push(path);
+                } else if keep(&rel) {
+                    use std::os::unix::fs::PermissionsExt;
+                    self.copy(&rel, meta.permissions().mode() & 0o777, &path)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn symlink(&mut self, name: &str, target: &str) {
         self.push(name, ModeFileType::Symlink, 0o777, target.as_bytes().to_vec());
     }

@@ -86,13 +86,13 @@ fn archive() -> Result<(String, String)> {
 }
 
 /// apt-get/apt-cache arguments for a private view of one suite.
-struct PrivateApt {
+pub(crate) struct PrivateApt {
     dir: PathBuf,
     arch: Arch,
 }
 
 impl PrivateApt {
-    fn new(series: Series, arch: Arch) -> Result<PrivateApt> {
+    pub(crate) fn new(series: Series, arch: Arch) -> Result<PrivateApt> {
         let dir = cache::dir().join("apt").join(format!("{}-{}", series.suite(), arch.debian()));
         fs::create_dir_all(dir.join("lists/partial"))?;
         fs::create_dir_all(dir.join("archives/partial"))?;
@@ -123,8 +123,32 @@ impl PrivateApt {
         c
     }
 
-    fn update(&self) -> Result<()> {
+    pub(crate) fn update(&self) -> Result<()> {
         run(self.cmd("apt-get").args(["-qq", "update"]))
+    }
+
+    /// Every package `pkg` needs to run, itself included.
+    pub(crate) fn closure(&self, pkg: &str) -> Result<Vec<String>> {
+        let out = output(self.cmd("apt-cache").args([
+            "depends",
+            "--recurse",
+            "--no-recommends",
+            "--no-suggests",
+            "--no-conflicts",
+            "--no-breaks",
+            "--no-replaces",
+            "--no-enhances",
+            "--no-pre-depends",
+            pkg,
+        ]))?;
+        let mut all: Vec<String> = out
+            .lines()
+            .filter(|l| !l.starts_with(' ') && !l.starts_with('<'))
+            .map(|l| l.split(':').next().unwrap_or(l).trim().to_string())
+            .collect();
+        all.sort();
+        all.dedup();
+        Ok(all)
     }
 
     /// Direct dependencies of `pkg` named like `prefix…`.
@@ -137,7 +161,7 @@ impl PrivateApt {
             .collect())
     }
 
-    fn download(&self, pkg: &str, into: &Path) -> Result<()> {
+    pub(crate) fn download(&self, pkg: &str, into: &Path) -> Result<()> {
         run(self.cmd("apt-get").current_dir(into).args(["-qq", "download", pkg]))
     }
 }
@@ -237,4 +261,33 @@ impl Kernel {
         }
         bail!("no config for {}", self.release)
     }
+}
+
+/// Debian's bpftrace (Debian 13's, the one REFERENCE measured) and every
+/// library it loads, unpacked under one root, for the guest to run as the
+/// everyday tool fencescope is compared with.
+pub fn bpftrace(arch: Arch) -> Result<PathBuf> {
+    let root = cache::dir().join("bpftrace").join(arch.debian());
+    let done = root.join("done");
+    if done.is_file() {
+        return Ok(root.join("tree"));
+    }
+    eprintln!("xtask: fetching Debian 13's bpftrace and its libraries for {}", arch.debian());
+    let apt = PrivateApt::new(Series::V6_12, arch)?;
+    apt.update()?;
+    let packages = apt.closure("bpftrace")?;
+    let debs = root.join("debs");
+    let tree = root.join("tree");
+    let _ = fs::remove_dir_all(&root);
+    fs::create_dir_all(&debs)?;
+    fs::create_dir_all(&tree)?;
+    for p in &packages {
+        apt.download(p, &debs)?;
+    }
+    for deb in fs::read_dir(&debs)? {
+        run(Command::new("dpkg-deb").arg("-x").arg(deb?.path()).arg(&tree))?;
+    }
+    fs::remove_dir_all(&debs)?;
+    fs::write(&done, packages.join("\n"))?;
+    Ok(tree)
 }

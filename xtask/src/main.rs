@@ -115,7 +115,7 @@ fn vm(series: Series, arch: Arch, name: &str, console: bool) -> Result<()> {
         "waits" => scenario::waits(),
         "vivid" => scenario::vivid(),
         "probe" => scenario::probe(),
-        "bench" => scenario::bench(),
+        "bench" => scenario::bench(None),
         "arrays" => scenario::arrays(),
         "demo" => scenario::demo(),
         other => bail!("no scenario {other:?} (truth, waits, vivid, probe, arrays, bench, demo)"),
@@ -143,7 +143,15 @@ fn vm(series: Series, arch: Arch, name: &str, console: bool) -> Result<()> {
 fn bench(series: Series) -> Result<()> {
     let kernel = kernels::fetch(series, Arch::X86_64)?;
     let bins = build::guest_bins(Arch::X86_64)?;
-    let boot = scenario::run(&scenario::bench(), &kernel, &bins)?;
+    let bpftrace = match kernels::bpftrace(Arch::X86_64) {
+        Ok(root) => Some(root),
+        Err(e) => {
+            eprintln!("xtask: no bpftrace to compare with ({e:#}); measuring fencescope alone");
+            None
+        }
+    };
+    let with_bpftrace = bpftrace.is_some();
+    let boot = scenario::run(&scenario::bench(bpftrace), &kernel, &bins)?;
     if boot.exit != Some(0) {
         bail!(
             "the benchmark failed in the guest; console tail:\n{}",
@@ -161,12 +169,17 @@ fn bench(series: Series) -> Result<()> {
     let runs = 0..scenario::BENCH_RUNS;
     let off = median(runs.clone().map(|r| rate(&format!("off-{r}.json"))).collect::<Result<_>>()?);
     let on = median(runs.clone().map(|r| rate(&format!("on-{r}.json"))).collect::<Result<_>>()?);
-    let kern = median(runs.map(|r| rate(&format!("kernel-{r}.json"))).collect::<Result<_>>()?);
+    let kern =
+        median(runs.clone().map(|r| rate(&format!("kernel-{r}.json"))).collect::<Result<_>>()?);
     println!("{} (icount: guest time counts instructions)", kernel.release);
     println!("{:<44}{:>12}{:>8}", "producer fence rate (median of runs)", "fences/s", "ratio");
     println!("{:<44}{:>12.0}{:>8.3}", "no tracer (baseline)", off, 1.0);
     println!("{:<44}{:>12.0}{:>8.3}", "fencescope watch, reader on the same CPU", on, on / off);
     println!("{:<44}{:>12.0}{:>8.3}", "fencescope kernel side alone", kern, kern / off);
+    if with_bpftrace {
+        let bt = median(runs.map(|r| rate(&format!("bpftrace-{r}.json"))).collect::<Result<_>>()?);
+        println!("{:<44}{:>12.0}{:>8.3}", "bpftrace, the same pairing (tracepoints)", bt, bt / off);
+    }
     Ok(())
 }
 

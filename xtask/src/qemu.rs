@@ -86,13 +86,16 @@ fn command(
     initrd: &Path,
     console: &Path,
     cpus: u32,
+    memory_mb: u32,
 ) -> Command {
     let (bin, machine, cpu, tty) = match arch {
         Arch::X86_64 => ("qemu-system-x86_64", "pc", "max", "ttyS0"),
         Arch::Aarch64 => ("qemu-system-aarch64", "virt", "cortex-a72", "ttyAMA0"),
     };
     let mut c = Command::new(bin);
-    c.args(["-machine", machine, "-m", "1G", "-no-reboot", "-nodefaults"])
+    c.args(["-machine", machine, "-no-reboot", "-nodefaults"])
+        .arg("-m")
+        .arg(format!("{memory_mb}M"))
         .arg("-smp")
         .arg(cpus.to_string())
         .args(["-display", "none", "-monitor", "none"])
@@ -167,7 +170,7 @@ fn pick_accel(arch: Arch, kernel: &Path, initrd: &Path, work: &Path) -> Result<A
         return Ok(if v.trim() == "kvm" { Accel::Kvm } else { Accel::Tcg });
     }
     let console = work.join("kvm-probe.log");
-    let mut child = command(arch, Accel::Kvm, kernel, initrd, &console, 1).spawn()?;
+    let mut child = command(arch, Accel::Kvm, kernel, initrd, &console, 1, 1024).spawn()?;
     wait(&mut child, &console, Duration::from_secs(20), Some(Duration::from_secs(20)))?;
     let ok = fs::read_to_string(&console).unwrap_or_default().contains(INIT_MARK);
     let accel = if ok { Accel::Kvm } else { Accel::Tcg };
@@ -187,6 +190,7 @@ pub fn boot(
     initrd: &Path,
     work: &Path,
     cpus: u32,
+    memory_mb: u32,
     timeout: Duration,
 ) -> Result<Boot> {
     let accel = pick_accel(arch, kernel, initrd, work)?;
@@ -196,9 +200,9 @@ pub fn boot(
         let _ = fs::remove_file(&console);
         let start = Instant::now();
         let mut child =
-            command(arch, accel, kernel, initrd, &console, cpus).spawn().with_context(|| {
-                format!("starting QEMU for {} (install it: ./x setup)", arch.name())
-            })?;
+            command(arch, accel, kernel, initrd, &console, cpus, memory_mb).spawn().with_context(
+                || format!("starting QEMU for {} (install it: ./x setup)", arch.name()),
+            )?;
         // Init within a minute even under TCG; the rest is the scenario's.
         wait(&mut child, &console, timeout, Some(Duration::from_secs(90)))?;
         let wall = start.elapsed();

@@ -20,6 +20,11 @@ pub struct Scenario {
     /// back to the host.
     pub script: String,
     pub timeout: Duration,
+    /// Extra trees for the guest: (host root, directory below it), e.g.
+    /// bpftrace and its libraries.
+    pub extra: Vec<(PathBuf, &'static str)>,
+    /// Guest memory, MiB.
+    pub memory_mb: u32,
     /// Guest CPUs. Timing scenarios use one: with icount, several vCPUs take
     /// turns on one host thread and the guest clock runs on while the
     /// producer's vCPU waits its turn, so a deadline slips by the other's
@@ -104,8 +109,25 @@ pub fn run(scenario: &Scenario, kernel: &Kernel, bins: &GuestBins) -> Result<Boo
         }
     }
     fs.file("modules/order", 0o644, order.into_bytes());
+    for (root, dir) in &scenario.extra {
+        // Libraries and programs; documentation and locales stay out.
+        fs.tree(root, dir, &|rel| !rel.contains("/share/"))?;
+    }
+    if !scenario.extra.is_empty() {
+        for (link, target) in [("lib", "usr/lib"), ("lib64", "usr/lib64")] {
+            fs.symlink(link, target);
+        }
+    }
     fs.write(&initrd)?;
-    qemu::boot(kernel.arch, &kernel.image, &initrd, &work, scenario.cpus, scenario.timeout)
+    qemu::boot(
+        kernel.arch,
+        &kernel.image,
+        &initrd,
+        &work,
+        scenario.cpus,
+        scenario.memory_mb,
+        scenario.timeout,
+    )
 }
 
 fn module_name(ko: &Path) -> String {
@@ -182,6 +204,8 @@ emit raw.fsc.b64 /tmp/raw.b64
         script,
         timeout: Duration::from_secs(600),
         cpus: 1,
+        extra: Vec::new(),
+        memory_mb: 1024,
     }
 }
 
@@ -250,6 +274,8 @@ done
         script,
         timeout: Duration::from_secs(900),
         cpus: 1,
+        extra: Vec::new(),
+        memory_mb: 1024,
     }
 }
 
@@ -282,6 +308,8 @@ for f in truth.json vivid.json vivid.err vivid.txt; do emit $f /tmp/$f; done
         script,
         timeout: Duration::from_secs(600),
         cpus: 1,
+        extra: Vec::new(),
+        memory_mb: 1024,
     }
 }
 
@@ -299,6 +327,8 @@ emit probe-nobtf.txt /tmp/probe-nobtf.txt
         script,
         timeout: Duration::from_secs(300),
         cpus: 1,
+        extra: Vec::new(),
+        memory_mb: 1024,
     }
 }
 
@@ -306,13 +336,39 @@ emit probe-nobtf.txt /tmp/probe-nobtf.txt
 pub const BENCH_FENCES: u32 = 20_000;
 pub const BENCH_RUNS: u32 = 3;
 
+/// The pairing bpftrace users write by hand: init to signal by (context,
+/// seqno), into a histogram. Run beside fencescope for its cost.
+const BPFTRACE_PAIRING: &str = r#"tracepoint:dma_fence:dma_fence_init { @start[args.context, args.seqno] = nsecs; }
+tracepoint:dma_fence:dma_fence_signaled /@start[args.context, args.seqno]/ {
+    @lifetime_ns = hist(nsecs - @start[args.context, args.seqno]);
+    delete(@start[args.context, args.seqno]);
+}
+"#;
+
 /// The cost of watching: the producer's top fence rate with no tracer, then
-/// with `fencescope watch` (auto plan) attached, runs alternating so a drift
-/// of the machine cannot favour one side. Guest time under icount counts
-/// instructions, so the ratio is the tracer's instruction cost per fence.
-pub fn bench() -> Scenario {
+/// with `fencescope watch` (auto plan) attached, with its kernel side alone,
+/// and (given Debian's bpftrace) with a bpftrace script doing the same
+/// pairing; conditions alternate within each run so a drift of the machine
+/// cannot favour one. Guest time under icount counts instructions, so a
+/// ratio is the instruction cost per fence.
+pub fn bench(bpftrace: Option<PathBuf>) -> Scenario {
+    let bt = if bpftrace.is_some() {
+        format!(
+            r#"    /usr/bin/bpftrace /tmp/pair.bt >/tmp/bt-$run.out 2>&1 &
+    B=$!
+    wait_for /tmp/bt-$run.out Attaching 600 || exit 1
+    fence-workload vgem-rate --fences {BENCH_FENCES} >/tmp/bpftrace-$run.json || exit 1
+    kill -INT $B; wait $B
+    emit bpftrace-$run.json /tmp/bpftrace-$run.json; emit bt-$run.out /tmp/bt-$run.out
+"#
+        )
+    } else {
+        String::new()
+    };
     let script = format!(
-        r#"fence-workload vgem-rate --fences 2000 >/dev/null || exit 1
+        r#"cat >/tmp/pair.bt <<'BT'
+{BPFTRACE_PAIRING}BT
+fence-workload vgem-rate --fences 2000 >/dev/null || exit 1
 run=0
 while [ $run -lt {BENCH_RUNS} ]; do
     fence-workload vgem-rate --fences {BENCH_FENCES} >/tmp/off-$run.json || exit 1
@@ -327,17 +383,21 @@ while [ $run -lt {BENCH_RUNS} ]; do
     wait_for /tmp/kernel-$run.err watching 120 || exit 1
     fence-workload vgem-rate --fences {BENCH_FENCES} >/tmp/kernel-$run.json || exit 1
     kill -INT $W; wait $W || exit 1
-    for f in off-$run.json on-$run.json on-$run.report kernel-$run.json kernel-$run.report; do emit $f /tmp/$f; done
+{bt}    for f in off-$run.json on-$run.json on-$run.report kernel-$run.json kernel-$run.report; do emit $f /tmp/$f; done
     run=$((run + 1))
 done
 "#
     );
+    let memory_mb = if bpftrace.is_some() { 3072 } else { 1024 };
+    let extra = bpftrace.map(|root| vec![(root, "usr")]).unwrap_or_default();
     Scenario {
         name: "bench".into(),
         modules: vec!["vgem"],
         script,
-        timeout: Duration::from_secs(900),
+        timeout: Duration::from_secs(1200),
         cpus: 1,
+        extra,
+        memory_mb,
     }
 }
 
@@ -369,6 +429,8 @@ for f in truth.json arrays.json arrays.txt; do emit $f /tmp/$f; done
         script,
         timeout: Duration::from_secs(300),
         cpus: 1,
+        extra: Vec::new(),
+        memory_mb: 1024,
     }
 }
 
@@ -389,5 +451,7 @@ pub fn demo() -> Scenario {
         script: s,
         timeout: Duration::from_secs(600),
         cpus: 1,
+        extra: Vec::new(),
+        memory_mb: 1024,
     }
 }
