@@ -1,0 +1,171 @@
+//! What touches a fence after its birth: reservation objects, exports,
+//! arrays, dma-buf polls and wait callbacks.
+use aya_ebpf::{
+    helpers::bpf_probe_read_kernel,
+    macros::{fentry, kprobe, kretprobe, tracepoint},
+    programs::{FEntryContext, ProbeContext, RetProbeContext, TracePointContext},
+};
+use fencescope_schema::{
+    ARRAY_MEMBERS, AddCallback, ArrayCreate, EXPORT_SYNC_FILE_CMD, FenceInit, Kind, PHASE_ENTRY,
+    PHASE_RETURN, ResvAdd, Via,
+};
+
+use crate::{
+    EVENTS, IN_EXPORT, TP_IOCTL_CMD_OFFSET, TP_IOCTL_FD_OFFSET, TP_IOCTL_RET_OFFSET,
+    WAIT_FUNC_DMABUF, WAIT_FUNC_SYNC_FILE, call, current_tid, dropped, emit, fence_ids, global,
+    global64, header, wakeup_flag,
+};
+
+#[inline(always)]
+fn resv_add(resv: u64, fence: u64, usage: u64, via: Via) {
+    emit(
+        Kind::ResvAdd,
+        ResvAdd { header: header(Kind::ResvAdd, via), resv, fence, usage: usage as u32, _pad: 0 },
+    );
+}
+
+/// `dma_resv_add_fence` through its BTF trampoline: far cheaper per call
+/// than a kprobe's breakpoint, where fentry loads.
+#[fentry(function = "dma_resv_add_fence")]
+pub fn resv_add_fentry(ctx: FEntryContext) -> i32 {
+    resv_add(ctx.arg(0), ctx.arg(1), ctx.arg(2), Via::Fentry);
+    0
+}
+
+/// `dma_resv_add_fence(obj, fence, usage)`: which buffer a fence guards.
+#[kprobe]
+pub fn resv_add_kprobe(ctx: ProbeContext) -> i32 {
+    let resv: u64 = ctx.arg(0).unwrap_or(0);
+    let fence: u64 = ctx.arg(1).unwrap_or(0);
+    let usage: u64 = ctx.arg(2).unwrap_or(0);
+    resv_add(resv, fence, usage, Via::Kprobe);
+    0
+}
+
+/// `dma_fence_array_create(num_fences, fences, context, seqno, any)`: the
+/// members, read before the array exists; its init follows on this thread.
+#[kprobe]
+pub fn array_create_kprobe(ctx: ProbeContext) -> i32 {
+    let count: u64 = ctx.arg(0).unwrap_or(0);
+    let fences: *const u64 = ctx.arg(1).unwrap_or(core::ptr::null());
+    let Some(mut entry) = EVENTS.reserve::<ArrayCreate>(0) else {
+        dropped(Kind::ArrayCreate);
+        return 0;
+    };
+    let rec = entry.as_mut_ptr();
+    unsafe {
+        (*rec).header = header(Kind::ArrayCreate, Via::Kprobe);
+        (*rec).count = count as u32;
+        (*rec)._pad = 0;
+        (*rec).members = [0; ARRAY_MEMBERS];
+        let n = (count as usize).min(ARRAY_MEMBERS);
+        for i in 0..ARRAY_MEMBERS {
+            if i >= n {
+                break;
+            }
+            (*rec).members[i] = bpf_probe_read_kernel(fences.add(i)).unwrap_or(0);
+        }
+    }
+    entry.submit(wakeup_flag());
+    0
+}
+
+/// `dma_buf_ioctl(file, cmd, arg)`: only EXPORT_SYNC_FILE is emitted (the
+/// function it would name is inlined into this one on every kernel seen).
+#[kprobe]
+pub fn dma_buf_ioctl_entry(ctx: ProbeContext) -> i32 {
+    let file: u64 = ctx.arg(0).unwrap_or(0);
+    let cmd: u64 = ctx.arg(1).unwrap_or(0);
+    if cmd as u32 == EXPORT_SYNC_FILE_CMD {
+        let _ = IN_EXPORT.insert(&current_tid(), &1, 0);
+        call(Kind::Export, Via::Kprobe, file, cmd, 0, PHASE_ENTRY);
+    }
+    0
+}
+
+#[kretprobe]
+pub fn dma_buf_ioctl_return(ctx: RetProbeContext) -> i32 {
+    let tid = current_tid();
+    if unsafe { IN_EXPORT.get(&tid) }.is_some() {
+        let _ = IN_EXPORT.remove(&tid);
+        let ret: i64 = ctx.ret();
+        call(Kind::Export, Via::Kprobe, 0, 0, ret, PHASE_RETURN);
+    }
+    0
+}
+
+/// `sync_file_create(fence)` inside an export: the fence handed out.
+#[kprobe]
+pub fn sync_file_create_kprobe(ctx: ProbeContext) -> i32 {
+    if unsafe { IN_EXPORT.get(&current_tid()) }.is_none() {
+        return 0;
+    }
+    let fence: *const u8 = ctx.arg(0).unwrap_or(core::ptr::null());
+    let (context, seqno) = fence_ids(fence);
+    emit(
+        Kind::SyncFile,
+        FenceInit {
+            header: header(Kind::SyncFile, Via::Kprobe),
+            fence: fence as u64,
+            context,
+            seqno,
+        },
+    );
+    0
+}
+
+/// The export ioctl seen from the syscall tracepoints, where kprobes are
+/// missing: its round trip, but not the fence it handed out.
+#[tracepoint(category = "syscalls", name = "sys_enter_ioctl")]
+pub fn ioctl_enter_tp(ctx: TracePointContext) -> i32 {
+    let cmd = unsafe { ctx.read_at::<u64>(global(&TP_IOCTL_CMD_OFFSET)) }.unwrap_or(0);
+    if cmd as u32 == EXPORT_SYNC_FILE_CMD {
+        let fd = unsafe { ctx.read_at::<u64>(global(&TP_IOCTL_FD_OFFSET)) }.unwrap_or(0);
+        let _ = IN_EXPORT.insert(&current_tid(), &1, 0);
+        call(Kind::Export, Via::Tracepoint, fd, cmd, 0, PHASE_ENTRY);
+    }
+    0
+}
+
+#[tracepoint(category = "syscalls", name = "sys_exit_ioctl")]
+pub fn ioctl_exit_tp(ctx: TracePointContext) -> i32 {
+    let tid = current_tid();
+    if unsafe { IN_EXPORT.get(&tid) }.is_some() {
+        let _ = IN_EXPORT.remove(&tid);
+        let ret = unsafe { ctx.read_at::<i64>(global(&TP_IOCTL_RET_OFFSET)) }.unwrap_or(0);
+        call(Kind::Export, Via::Tracepoint, 0, 0, ret, PHASE_RETURN);
+    }
+    0
+}
+
+/// `dma_buf_poll(file, poll_table)`: a compositor checking a buffer.
+#[kprobe]
+pub fn dma_buf_poll_entry(ctx: ProbeContext) -> i32 {
+    let file: u64 = ctx.arg(0).unwrap_or(0);
+    call(Kind::DmaBufPoll, Via::Kprobe, file, 0, 0, PHASE_ENTRY);
+    0
+}
+
+#[kretprobe]
+pub fn dma_buf_poll_return(ctx: RetProbeContext) -> i32 {
+    let mask: u64 = ctx.ret();
+    call(Kind::DmaBufPoll, Via::Kprobe, 0, 0, mask as i64, PHASE_RETURN);
+    0
+}
+
+/// `dma_fence_add_callback(fence, cb, func)`, only for the callbacks of a
+/// dma-buf poll or a sync_file poll (all of them when those are unknown).
+#[kprobe]
+pub fn add_callback_kprobe(ctx: ProbeContext) -> i32 {
+    let fence: u64 = ctx.arg(0).unwrap_or(0);
+    let func: u64 = ctx.arg(2).unwrap_or(0);
+    let (a, b) = (global64(&WAIT_FUNC_DMABUF), global64(&WAIT_FUNC_SYNC_FILE));
+    if (a != 0 || b != 0) && func != a && func != b {
+        return 0;
+    }
+    emit(
+        Kind::AddCallback,
+        AddCallback { header: header(Kind::AddCallback, Via::Kprobe), fence, func },
+    );
+    0
+}
