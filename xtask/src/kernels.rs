@@ -166,6 +166,23 @@ impl PrivateApt {
     }
 }
 
+/// Downloads `packages` and unpacks them all into `root/tree`, afresh.
+fn unpack(apt: &PrivateApt, packages: &[String], root: &Path) -> Result<PathBuf> {
+    let debs = root.join("debs");
+    let tree = root.join("tree");
+    let _ = fs::remove_dir_all(root);
+    fs::create_dir_all(&debs)?;
+    fs::create_dir_all(&tree)?;
+    for p in packages {
+        apt.download(p, &debs)?;
+    }
+    for deb in fs::read_dir(&debs)? {
+        run(Command::new("dpkg-deb").arg("-x").arg(deb?.path()).arg(&tree))?;
+    }
+    fs::remove_dir_all(&debs)?;
+    Ok(tree)
+}
+
 /// Fetches (once) and unpacks the kernel of `series` for `arch`.
 pub fn fetch(series: Series, arch: Arch) -> Result<Kernel> {
     let root = cache::dir().join("kernels").join(format!("{}-{}", series.name(), arch.name()));
@@ -196,18 +213,7 @@ pub fn fetch(series: Series, arch: Arch) -> Result<Kernel> {
             packages.push(dep);
         }
     }
-    let debs = root.join("debs");
-    let tree = root.join("tree");
-    let _ = fs::remove_dir_all(&root);
-    fs::create_dir_all(&debs)?;
-    fs::create_dir_all(&tree)?;
-    for p in &packages {
-        apt.download(p, &debs)?;
-    }
-    for deb in fs::read_dir(&debs)? {
-        run(Command::new("dpkg-deb").arg("-x").arg(deb?.path()).arg(&tree))?;
-    }
-    fs::remove_dir_all(&debs)?;
+    unpack(&apt, &packages, &root)?;
     let kernel = locate(series, arch, &root, &release)?;
     run(Command::new("depmod").arg("-b").arg(&kernel.module_base).arg(&release))?;
     fs::write(&done, &release)?;
@@ -276,18 +282,7 @@ pub fn bpftrace(arch: Arch) -> Result<PathBuf> {
     let apt = PrivateApt::new(Series::V6_12, arch)?;
     apt.update()?;
     let packages = apt.closure("bpftrace")?;
-    let debs = root.join("debs");
-    let tree = root.join("tree");
-    let _ = fs::remove_dir_all(&root);
-    fs::create_dir_all(&debs)?;
-    fs::create_dir_all(&tree)?;
-    for p in &packages {
-        apt.download(p, &debs)?;
-    }
-    for deb in fs::read_dir(&debs)? {
-        run(Command::new("dpkg-deb").arg("-x").arg(deb?.path()).arg(&tree))?;
-    }
-    fs::remove_dir_all(&debs)?;
+    let tree = unpack(&apt, &packages, &root)?;
     fs::write(&done, packages.join("\n"))?;
     Ok(tree)
 }
