@@ -75,7 +75,7 @@ fn dispatch() -> Result<()> {
         Cmd::Vm { kernel, arch, scenario, console } => vm(kernel, arch, &scenario, console),
         Cmd::Bench { kernel } => bench(kernel),
         Cmd::Kernels { arch } => {
-            for s in [Series::V6_12, Series::V6_1] {
+            for s in [Series::V6_12, Series::V6_1, Series::V7_2] {
                 let k = kernels::fetch(s, arch)?;
                 println!("{} {}: {} ({})", s.name(), arch.name(), k.release, k.image.display());
             }
