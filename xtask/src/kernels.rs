@@ -286,3 +286,25 @@ pub fn bpftrace(arch: Arch) -> Result<PathBuf> {
     fs::write(&done, packages.join("\n"))?;
     Ok(tree)
 }
+
+/// A static busybox for `arch`, from Debian's busybox-static of that
+/// architecture (the host's own serves its own architecture).
+pub fn busybox(arch: Arch) -> Result<PathBuf> {
+    let root = cache::dir().join("busybox").join(arch.debian());
+    let bin = root.join("busybox");
+    if bin.is_file() {
+        return Ok(bin);
+    }
+    let apt = PrivateApt::new(Series::V6_12, arch)?;
+    apt.update()?;
+    let tree = unpack(&apt, &["busybox-static".to_string()], &root)?;
+    let found = ["bin/busybox", "usr/bin/busybox"]
+        .iter()
+        .map(|p| tree.join(p))
+        .find(|p| p.is_file())
+        .with_context(|| format!("busybox-static for {} has no busybox", arch.debian()))?;
+    fs::copy(&found, &bin)?;
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755))?;
+    Ok(bin)
+}

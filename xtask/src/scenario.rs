@@ -4,13 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::build::GuestBins;
 use crate::initramfs::Initramfs;
 use crate::kernels::Kernel;
 use crate::qemu::{self, Boot};
-use crate::{cache, workspace_root};
+use crate::workspace_root;
 
 pub struct Scenario {
     pub name: String,
@@ -141,10 +141,7 @@ fn guest_busybox(kernel: &Kernel) -> Result<PathBuf> {
     if kernel.arch == crate::Arch::host() {
         return busybox();
     }
-    let p = cache::dir().join("busybox").join(kernel.arch.debian()).join("busybox");
-    p.is_file()
-        .then_some(p.clone())
-        .with_context(|| format!("no {} busybox at {}", kernel.arch.debian(), p.display()))
+    crate::kernels::busybox(kernel.arch)
 }
 
 /// Lifetimes the truth workload injects: (ms, count).

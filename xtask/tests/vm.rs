@@ -66,8 +66,11 @@ fn injection_held(truth: &serde_json::Value) -> Result<(), String> {
 }
 
 /// Boots `sc`, once more if the workload could not hold its timings.
-fn boot_with_truth(sc: &dyn Fn() -> scenario::Scenario, series: Series) -> xtask::qemu::Boot {
-    let arch = Arch::X86_64;
+fn boot_with_truth(
+    sc: &dyn Fn() -> scenario::Scenario,
+    series: Series,
+    arch: Arch,
+) -> xtask::qemu::Boot {
     let kernel = kernels::fetch(series, arch).expect("kernel");
     let bins = build::guest_bins(arch).expect("guest binaries");
     let held = |b: &xtask::qemu::Boot| {
@@ -104,16 +107,16 @@ fn parse(boot: &xtask::qemu::Boot, name: &str) -> Summary {
     serde_json::from_str(boot.file(name).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-fn truth(series: Series) {
-    let boot = boot_with_truth(&|| scenario::truth("kprobe"), series);
+fn truth(series: Series, arch: Arch) {
+    let boot = boot_with_truth(&|| scenario::truth("kprobe"), series, arch);
     if let Some(line) = boot.file("raw.err").unwrap().lines().find(|l| l.contains("recorded")) {
         eprintln!("{line}");
     }
     let raw = parse(&boot, "raw.json");
     let kprobe = parse(&boot, "second.json");
     let replay = parse(&boot, "replay.json");
-    check(&format!("{} raw-tracepoint", series.name()), &raw);
-    check(&format!("{} kprobe", series.name()), &kprobe);
+    check(&format!("{} {} raw-tracepoint", series.name(), arch.name()), &raw);
+    check(&format!("{} {} kprobe", series.name(), arch.name()), &kprobe);
     assert_eq!(replay, raw, "record -> report must give the live figures exactly");
 }
 
@@ -202,10 +205,10 @@ fn check_waits(label: &str, s: &Summary, tracepoint_only: bool) {
     assert_eq!(s.stub_exports(), stubs);
 }
 
-fn waits(series: Series) {
-    let boot = boot_with_truth(&scenario::waits, series);
+fn waits(series: Series, arch: Arch) {
+    let boot = boot_with_truth(&scenario::waits, series, arch);
     for mode in WAITS_MODES {
-        let label = format!("{} --attach {mode}", series.name());
+        let label = format!("{} {} --attach {mode}", series.name(), arch.name());
         let Ok(json) = boot.file(&format!("{mode}.json")) else {
             panic!("{label} did not run: {}", boot.file(&format!("{mode}.err")).unwrap_or("?"));
         };
@@ -262,31 +265,31 @@ fn waits(series: Series) {
 #[test]
 #[ignore = "boots a VM: run with cargo xtask test"]
 fn truth_on_6_12_x86_64() {
-    truth(Series::V6_12);
+    truth(Series::V6_12, Arch::X86_64);
 }
 
 #[test]
 #[ignore = "boots a VM: run with cargo xtask test"]
 fn truth_on_6_1_x86_64() {
-    truth(Series::V6_1);
+    truth(Series::V6_1, Arch::X86_64);
 }
 
 #[test]
 #[ignore = "boots a VM: run with cargo xtask test"]
 fn waits_on_6_12_x86_64() {
-    waits(Series::V6_12);
+    waits(Series::V6_12, Arch::X86_64);
 }
 
 #[test]
 #[ignore = "boots a VM: run with cargo xtask test"]
 fn waits_on_6_1_x86_64() {
-    waits(Series::V6_1);
+    waits(Series::V6_1, Arch::X86_64);
 }
 
 /// vivid, a stock vb2 producer: every buffer done pairs with its qbuf, and
 /// no fence signals inside vb2_buffer_done (the state before the series).
-fn vivid(series: Series) {
-    let boot = boot_with_truth(&scenario::vivid, series);
+fn vivid(series: Series, arch: Arch) {
+    let boot = boot_with_truth(&scenario::vivid, series, arch);
     let truth: serde_json::Value = serde_json::from_str(boot.file("truth.json").unwrap()).unwrap();
     let qbufs = truth["qbufs"].as_u64().unwrap();
     let s = parse(&boot, "vivid.json");
@@ -306,20 +309,20 @@ fn vivid(series: Series) {
 #[test]
 #[ignore = "boots a VM: run with cargo xtask test"]
 fn vivid_on_6_12_x86_64() {
-    vivid(Series::V6_12);
+    vivid(Series::V6_12, Arch::X86_64);
 }
 
 #[test]
 #[ignore = "boots a VM: run with cargo xtask test"]
 fn vivid_on_6_1_x86_64() {
-    vivid(Series::V6_1);
+    vivid(Series::V6_1, Arch::X86_64);
 }
 
 /// `probe` on a real kernel: the minimum set attaches, and the layout from
 /// the kernel's BTF is the one the table gives when BTF is ignored.
-fn probe(series: Series) {
-    let kernel = kernels::fetch(series, Arch::X86_64).expect("kernel");
-    let bins = build::guest_bins(Arch::X86_64).expect("guest binaries");
+fn probe(series: Series, arch: Arch) {
+    let kernel = kernels::fetch(series, arch).expect("kernel");
+    let bins = build::guest_bins(arch).expect("guest binaries");
     let boot = scenario::run(&scenario::probe(), &kernel, &bins).expect("boot");
     let with = boot.file("probe.txt").unwrap();
     let without = boot.file("probe-nobtf.txt").unwrap();
@@ -357,24 +360,24 @@ fn probe(series: Series) {
 #[test]
 #[ignore = "boots a VM: run with cargo xtask test"]
 fn probe_on_6_1_x86_64() {
-    probe(Series::V6_1);
+    probe(Series::V6_1, Arch::X86_64);
 }
 
 #[test]
 #[ignore = "boots a VM: run with cargo xtask test"]
 fn probe_on_6_12_x86_64() {
-    probe(Series::V6_12);
+    probe(Series::V6_12, Arch::X86_64);
 }
 
 #[test]
 #[ignore = "boots a VM: run with cargo xtask test"]
 fn probe_on_7_2_x86_64() {
-    probe(Series::V7_2);
+    probe(Series::V7_2, Arch::X86_64);
 }
 
 /// Exports of busy buffers hand out arrays; each links to the fences it holds.
-fn arrays(series: Series) {
-    let boot = boot_with_truth(&scenario::arrays, series);
+fn arrays(series: Series, arch: Arch) {
+    let boot = boot_with_truth(&scenario::arrays, series, arch);
     let s = parse(&boot, "arrays.json");
     let (n, k) = (u64::from(scenario::ARRAYS), u64::from(scenario::ARRAY_MEMBERS));
     eprintln!("{} arrays: {:?}", series.name(), s.arrays);
@@ -392,11 +395,32 @@ fn arrays(series: Series) {
 #[test]
 #[ignore = "boots a VM: run with cargo xtask test"]
 fn arrays_on_6_12_x86_64() {
-    arrays(Series::V6_12);
+    arrays(Series::V6_12, Arch::X86_64);
 }
 
 #[test]
 #[ignore = "boots a VM: run with cargo xtask test"]
 fn arrays_on_6_1_x86_64() {
-    arrays(Series::V6_1);
+    arrays(Series::V6_1, Arch::X86_64);
+}
+
+// The board's architecture: the same tests on Debian's arm64 kernel under
+// qemu-system-aarch64, with the static aarch64 binaries.
+
+#[test]
+#[ignore = "boots a VM: run with cargo xtask test"]
+fn truth_on_6_12_aarch64() {
+    truth(Series::V6_12, Arch::Aarch64);
+}
+
+#[test]
+#[ignore = "boots a VM: run with cargo xtask test"]
+fn waits_on_6_12_aarch64() {
+    waits(Series::V6_12, Arch::Aarch64);
+}
+
+#[test]
+#[ignore = "boots a VM: run with cargo xtask test"]
+fn probe_on_6_12_aarch64() {
+    probe(Series::V6_12, Arch::Aarch64);
 }
