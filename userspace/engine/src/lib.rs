@@ -8,11 +8,12 @@ pub mod engine;
 pub mod event;
 pub mod filter;
 pub mod hist;
+pub mod stats;
 pub mod summary;
 pub mod vb2;
 pub mod waits;
 
-pub use engine::{Engine, Limits};
+pub use engine::{Distributions, Engine, Limits};
 pub use event::{Body, DecodeError, Event, Meta, Name, Phase};
 pub use filter::Filter;
 pub use summary::{

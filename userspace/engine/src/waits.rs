@@ -12,6 +12,10 @@ use rustc_hash::FxHashMap;
 use crate::event::{Comm, Meta, Phase};
 use crate::hist::Latency;
 use crate::summary::{ExportSummary, WaitSummary};
+use hdrhistogram::Histogram;
+
+/// Histograms by name.
+pub type Named = Vec<(String, Histogram<u64>)>;
 
 /// Kernel addresses the engine needs to read callbacks and stubs. Captures
 /// carry them, so a replay classifies the same way the live run did.
@@ -408,6 +412,20 @@ impl Waits {
         exports.sort_by(|a, b| {
             (&a.process, &a.thread, &a.handed).cmp(&(&b.process, &b.thread, &b.handed))
         });
+        (waits, exports)
+    }
+
+    /// The latency histograms behind the summary: waits by "process/thread
+    /// style", export round trips by "process/thread handed".
+    pub fn distributions(&self) -> (Named, Named) {
+        let name = |w: &Who, what: &str| format!("{}/{} {what}", w.process, w.thread);
+        let waits = self
+            .figures
+            .iter()
+            .map(|((w, s), f)| (name(w, s.name()), f.latency.inner().clone()))
+            .collect();
+        let exports =
+            self.exports.iter().map(|((w, h), l)| (name(w, h.name()), l.inner().clone())).collect();
         (waits, exports)
     }
 
