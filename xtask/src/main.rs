@@ -117,8 +117,11 @@ fn vm(series: Series, arch: Arch, name: &str, console: bool) -> Result<()> {
         "probe" => scenario::probe(),
         "bench" => scenario::bench(None),
         "arrays" => scenario::arrays(),
+        "compare" => scenario::compare(),
         "demo" => scenario::demo(),
-        other => bail!("no scenario {other:?} (truth, waits, vivid, probe, arrays, bench, demo)"),
+        other => bail!(
+            "no scenario {other:?} (truth, waits, vivid, probe, arrays, compare, bench, demo)"
+        ),
     };
     let boot = scenario::run(&sc, &kernel, &bins)?;
     if console {

@@ -431,6 +431,46 @@ for f in truth.json arrays.json arrays.txt; do emit $f /tmp/$f; done
     }
 }
 
+/// Exports in each half of the compare scenario.
+pub const COMPARE_EXPORTS: u32 = 100;
+
+/// Before and after, as the series changes things: first a compositor that
+/// only ever gets the stub (no fence on the buffer), then one whose buffers
+/// carry real fences; `fencescope compare` of the two captures.
+pub fn compare() -> Scenario {
+    let n = COMPARE_EXPORTS;
+    let script = format!(
+        r#"fencescope watch >/dev/null 2>/tmp/warm.err &
+WARM=$!
+wait_for /tmp/warm.err watching 120 || exit 1
+fence-workload vgem --fences 5:4 --stub-exports 4 >/dev/null || exit 1
+for side in before after; do
+    fencescope record -o /tmp/$side.fsc 2>/tmp/$side.err &
+    R=$!
+    wait_for /tmp/$side.err watching 120 || exit 1
+    if [ $side = before ]; then
+        fence-workload vgem --fences 5:0 --stub-exports {n} --waiter-comm {WAITER} >/dev/null || exit 1
+    else
+        fence-workload vgem --fences 5:{n} --ask-after-ms 1 --waiter-comm {WAITER} >/dev/null || exit 1
+    fi
+    kill -INT $R; wait $R || exit 1
+done
+kill -INT $WARM; wait $WARM
+fencescope compare /tmp/before.fsc /tmp/after.fsc >/tmp/compare.txt 2>&1 || exit 1
+emit compare.txt /tmp/compare.txt
+"#
+    );
+    Scenario {
+        name: "compare".into(),
+        modules: vec!["vgem"],
+        script,
+        timeout: Duration::from_secs(300),
+        cpus: 1,
+        extra: Vec::new(),
+        memory_mb: 1024,
+    }
+}
+
 /// The demo: what fencescope says about the kernel, then a live watch of the
 /// truth workload and its text report.
 pub fn demo() -> Scenario {

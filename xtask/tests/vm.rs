@@ -424,3 +424,36 @@ fn waits_on_6_12_aarch64() {
 fn probe_on_6_12_aarch64() {
     probe(Series::V6_12, Arch::Aarch64);
 }
+
+/// Before (only the stub) against after (real fences): compare says what
+/// changed, with the right numbers.
+#[test]
+#[ignore = "boots a VM: run with cargo xtask test"]
+fn compare_on_6_12_x86_64() {
+    let kernel = kernels::fetch(Series::V6_12, Arch::X86_64).expect("kernel");
+    let bins = build::guest_bins(Arch::X86_64).expect("guest binaries");
+    let boot = scenario::run(&scenario::compare(), &kernel, &bins).expect("boot");
+    assert_eq!(boot.exit, Some(0), "{}", xtask::qemu::tail(&boot.console, 40));
+    let text = boot.file("compare.txt").unwrap();
+    eprintln!("{text}");
+    let n = scenario::COMPARE_EXPORTS;
+    let row = |section: &str, label: &str| -> Vec<String> {
+        let mut lines = text.lines().skip_while(|l| *l != section).skip(1);
+        let line = lines
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap_or_else(|| panic!("{section} / {label}"));
+        line.split_whitespace().map(str::to_string).collect()
+    };
+    let w = scenario::WAITER;
+    assert_eq!(
+        row(&format!("waits by {w} export"), "waits")[1..],
+        ["0", &n.to_string(), &format!("+{n}"), "new"]
+    );
+    assert_eq!(
+        row("in all", "stub exports")[2..],
+        [n.to_string(), "0".into(), format!("-{n}"), "gone".into()]
+    );
+    assert_eq!(row("vgem/unbound", "fences")[1..], ["0", &n.to_string(), &format!("+{n}"), "new"]);
+    let p99: f64 = row(&format!("waits by {w} export"), "wait p99 ms")[4].parse().unwrap();
+    assert!((p99 - 4.0).abs() <= 0.3, "wait p99 {p99} ms, injected 4");
+}

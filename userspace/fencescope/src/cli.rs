@@ -36,6 +36,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Print a capture's events one per line, as recorded (like `perf script`).
     Dump(DumpArgs),
+    /// Compare two captures (before and after a change), figure by figure.
+    Compare(CompareArgs),
 }
 
 #[derive(Args)]
@@ -128,6 +130,19 @@ pub struct ReportArgs {
     pub file: PathBuf,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+#[derive(Args)]
+pub struct CompareArgs {
+    /// The capture before the change.
+    pub before: PathBuf,
+    /// The capture after it.
+    pub after: PathBuf,
+    /// p-value under which a difference in a distribution is called a change.
+    #[arg(long, default_value_t = 0.01)]
+    pub alpha: f64,
     #[command(flatten)]
     pub filter: FilterArgs,
 }

@@ -2,6 +2,7 @@
 //! eBPF. A thin binary: the engine, the capture format and the schema are
 //! library crates; each command below wires a source to an output.
 mod cli;
+mod compare;
 mod kernel;
 mod layout;
 mod live;
@@ -27,6 +28,7 @@ fn main() {
         cli::Command::Record(a) => session::record(&a, !cli.no_btf),
         cli::Command::Report(a) => report::run(&a),
         cli::Command::Dump(a) => report::dump(&a),
+        cli::Command::Compare(a) => compare::run(&a),
     };
     match result {
         Ok(code) => std::process::exit(code),

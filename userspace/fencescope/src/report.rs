@@ -4,15 +4,20 @@ use std::fmt::Write as _;
 
 use anyhow::Result;
 use fencescope_capture as capture;
-use fencescope_engine::{Event, GroupSummary, LatencySummary, Summary};
+use fencescope_engine::{Engine, Event, GroupSummary, LatencySummary, Summary};
 
 use crate::cli::{DumpArgs, Format, ReportArgs};
 use crate::session::EngineSetup;
 
-pub fn run(a: &ReportArgs) -> Result<i32> {
-    let cap = capture::read(&a.file)?;
+/// Replays a capture into an engine set up as the live run's was; warns on
+/// stderr where the capture stops early.
+pub fn replay(
+    path: &std::path::Path,
+    filter: &crate::cli::FilterArgs,
+) -> Result<(Engine, capture::Info)> {
+    let cap = capture::read(path)?;
     let setup: EngineSetup = serde_json::from_value(cap.info.engine.clone()).unwrap_or_default();
-    let mut engine = setup.engine(a.filter.filter());
+    let mut engine = setup.engine(filter.filter());
     let mut malformed = 0u64;
     let outcome = cap.for_each(|rec| match Event::decode(rec) {
         Ok(ev) => engine.feed(&ev),
@@ -28,7 +33,12 @@ pub fn run(a: &ReportArgs) -> Result<i32> {
     if malformed > 0 {
         eprintln!("fencescope: warning: {malformed} records did not decode and were skipped");
     }
-    print!("{}", render(&engine.summary(), a.format, &cap.info.kernel_release));
+    Ok((engine, cap.info))
+}
+
+pub fn run(a: &ReportArgs) -> Result<i32> {
+    let (engine, info) = replay(&a.file, &a.filter)?;
+    print!("{}", render(&engine.summary(), a.format, &info.kernel_release));
     Ok(0)
 }
 
