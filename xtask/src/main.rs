@@ -118,9 +118,10 @@ fn vm(series: Series, arch: Arch, name: &str, console: bool) -> Result<()> {
         "bench" => scenario::bench(None),
         "arrays" => scenario::arrays(),
         "compare" => scenario::compare(),
+        "killed" => scenario::killed(),
         "demo" => scenario::demo(),
         other => bail!(
-            "no scenario {other:?} (truth, waits, vivid, probe, arrays, compare, bench, demo)"
+            "no scenario {other:?} (truth, waits, vivid, probe, arrays, compare, killed, bench, demo)"
         ),
     };
     let boot = scenario::run(&sc, &kernel, &bins)?;

@@ -471,6 +471,32 @@ emit compare.txt /tmp/compare.txt
     }
 }
 
+/// A recorder killed with SIGKILL mid-run: its capture must still report
+/// every complete chunk (flushed once a second) and say it was cut.
+pub fn killed() -> Scenario {
+    let script = r#"fencescope record -o /tmp/killed.fsc 2>/tmp/killed.err &
+R=$!
+wait_for /tmp/killed.err watching 120 || exit 1
+fence-workload vgem --fences 5:200 >/tmp/truth.json || exit 1
+sleep 2
+kill -KILL $R
+wait $R
+fencescope report /tmp/killed.fsc --format json >/tmp/killed.json 2>/tmp/report.err
+echo "report exit $?" >>/tmp/report.err
+for f in truth.json killed.json report.err; do emit $f /tmp/$f; done
+"#
+    .to_string();
+    Scenario {
+        name: "killed".into(),
+        modules: vec!["vgem"],
+        script,
+        timeout: Duration::from_secs(300),
+        cpus: 1,
+        extra: Vec::new(),
+        memory_mb: 1024,
+    }
+}
+
 /// The demo: what fencescope says about the kernel, then a live watch of the
 /// truth workload and its text report.
 pub fn demo() -> Scenario {

@@ -457,3 +457,22 @@ fn compare_on_6_12_x86_64() {
     let p99: f64 = row(&format!("waits by {w} export"), "wait p99 ms")[4].parse().unwrap();
     assert!((p99 - 4.0).abs() <= 0.3, "wait p99 {p99} ms, injected 4");
 }
+
+/// `kill -9` of the recorder: the capture still reports what its complete
+/// chunks hold, exits 0, and says the recording was interrupted.
+#[test]
+#[ignore = "boots a VM: run with cargo xtask test"]
+fn killed_recording_on_6_12_x86_64() {
+    let kernel = kernels::fetch(Series::V6_12, Arch::X86_64).expect("kernel");
+    let bins = build::guest_bins(Arch::X86_64).expect("guest binaries");
+    let boot = scenario::run(&scenario::killed(), &kernel, &bins).expect("boot");
+    assert_eq!(boot.exit, Some(0), "{}", xtask::qemu::tail(&boot.console, 40));
+    let err = boot.file("report.err").unwrap();
+    eprintln!("{err}");
+    assert!(err.contains("report exit 0"), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    let s = parse(&boot, "killed.json");
+    // The workload finished 2 s before the kill: every fence is in a flushed chunk.
+    let g = s.group("vgem", "unbound").expect("vgem fences in the capture");
+    assert_eq!((g.fences, g.signalled), (200, 200));
+}
