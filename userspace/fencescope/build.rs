@@ -20,7 +20,23 @@ fn cache_dir() -> Option<PathBuf> {
     env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("fencescope"))
 }
 
+/// What `fencescope --version` says besides the version: the commit and the
+/// target it was built for (the board's binary is a cross build).
+fn describe_build() {
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    println!("cargo::rustc-env=FENCESCOPE_COMMIT={commit}");
+    println!("cargo::rustc-env=FENCESCOPE_TARGET={}", env::var("TARGET").unwrap_or_default());
+    println!("cargo::rerun-if-changed=../../.git/HEAD");
+}
+
 fn main() -> anyhow::Result<()> {
+    describe_build();
     println!("cargo::rerun-if-env-changed=FENCESCOPE_CACHE");
     let mut path: Vec<PathBuf> =
         env::var_os("PATH").map(|p| env::split_paths(&p).collect()).unwrap_or_default();

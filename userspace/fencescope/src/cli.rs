@@ -6,10 +6,24 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::plan::Mode;
 
+/// `--version`: the release, the commit, the target, the event schema.
+fn version() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        format!(
+            "{} (commit {}, {}, event schema {})",
+            env!("CARGO_PKG_VERSION"),
+            env!("FENCESCOPE_COMMIT"),
+            env!("FENCESCOPE_TARGET"),
+            fencescope_schema::SCHEMA_VERSION
+        )
+    })
+}
+
 #[derive(Parser)]
 #[command(
     name = "fencescope",
-    version,
+    version = version(),
     about = "dma-buf fence lifetimes and compositor waits, with eBPF"
 )]
 pub struct Cli {
