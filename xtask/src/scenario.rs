@@ -32,6 +32,21 @@ pub struct Scenario {
     pub cpus: u32,
 }
 
+impl Scenario {
+    /// One vCPU, 1 GiB, nothing beyond the binaries and `module`.
+    pub fn new(name: &str, module: &'static str, script: String, timeout_secs: u64) -> Scenario {
+        Scenario {
+            name: name.into(),
+            modules: vec![module],
+            script,
+            timeout: Duration::from_secs(timeout_secs),
+            cpus: 1,
+            extra: Vec::new(),
+            memory_mb: 1024,
+        }
+    }
+}
+
 const INIT: &str = r#"#!/bin/busybox sh
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -195,15 +210,7 @@ emit raw.fsc.b64 /tmp/raw.b64
 "#,
         workload = workload_cmd()
     );
-    Scenario {
-        name: "truth".into(),
-        modules: vec!["vgem"],
-        script,
-        timeout: Duration::from_secs(600),
-        cpus: 1,
-        extra: Vec::new(),
-        memory_mb: 1024,
-    }
+    Scenario::new("truth", "vgem", script, 600)
 }
 
 /// Waits truth: each class is (lifetime ms, count, how the waiter asks).
@@ -265,15 +272,7 @@ for m in {modes}; do
 done
 "#
     );
-    Scenario {
-        name: "waits".into(),
-        modules: vec!["vgem"],
-        script,
-        timeout: Duration::from_secs(900),
-        cpus: 1,
-        extra: Vec::new(),
-        memory_mb: 1024,
-    }
+    Scenario::new("waits", "vgem", script, 900)
 }
 
 /// Frames the vivid scenario streams, and its buffers.
@@ -299,15 +298,7 @@ fencescope report /tmp/vivid.fsc >/tmp/vivid.txt || exit 1
 for f in truth.json vivid.json vivid.err vivid.txt; do emit $f /tmp/$f; done
 "#
     );
-    Scenario {
-        name: "vivid".into(),
-        modules: vec!["vivid"],
-        script,
-        timeout: Duration::from_secs(600),
-        cpus: 1,
-        extra: Vec::new(),
-        memory_mb: 1024,
-    }
+    Scenario::new("vivid", "vivid", script, 600)
 }
 
 /// What fencescope says about the kernel, with its BTF and without.
@@ -318,15 +309,7 @@ emit probe.txt /tmp/probe.txt
 emit probe-nobtf.txt /tmp/probe-nobtf.txt
 "
     .to_string();
-    Scenario {
-        name: "probe".into(),
-        modules: vec!["vgem"],
-        script,
-        timeout: Duration::from_secs(300),
-        cpus: 1,
-        extra: Vec::new(),
-        memory_mb: 1024,
-    }
+    Scenario::new("probe", "vgem", script, 300)
 }
 
 /// Fences per run of the rate benchmark, and runs per condition.
@@ -385,17 +368,13 @@ while [ $run -lt {BENCH_RUNS} ]; do
 done
 "#
     );
-    let memory_mb = if bpftrace.is_some() { 3072 } else { 1024 };
-    let extra = bpftrace.map(|root| vec![(root, "usr")]).unwrap_or_default();
-    Scenario {
-        name: "bench".into(),
-        modules: vec!["vgem"],
-        script,
-        timeout: Duration::from_secs(1200),
-        cpus: 1,
-        extra,
-        memory_mb,
+    let mut sc = Scenario::new("bench", "vgem", script, 1200);
+    if let Some(root) = bpftrace {
+        // bpftrace's LLVM and clang libraries: a 300 MB initramfs.
+        sc.extra = vec![(root, "usr")];
+        sc.memory_mb = 3072;
     }
+    sc
 }
 
 /// Arrays the arrays scenario exports, and fences in each.
@@ -420,15 +399,7 @@ fencescope report /tmp/arrays.fsc >/tmp/arrays.txt
 for f in truth.json arrays.json arrays.txt; do emit $f /tmp/$f; done
 "#
     );
-    Scenario {
-        name: "arrays".into(),
-        modules: vec!["vgem"],
-        script,
-        timeout: Duration::from_secs(300),
-        cpus: 1,
-        extra: Vec::new(),
-        memory_mb: 1024,
-    }
+    Scenario::new("arrays", "vgem", script, 300)
 }
 
 /// Exports in each half of the compare scenario.
@@ -460,15 +431,7 @@ fencescope compare /tmp/before.fsc /tmp/after.fsc >/tmp/compare.txt 2>&1 || exit
 emit compare.txt /tmp/compare.txt
 "#
     );
-    Scenario {
-        name: "compare".into(),
-        modules: vec!["vgem"],
-        script,
-        timeout: Duration::from_secs(300),
-        cpus: 1,
-        extra: Vec::new(),
-        memory_mb: 1024,
-    }
+    Scenario::new("compare", "vgem", script, 300)
 }
 
 /// A recorder killed with SIGKILL mid-run: its capture must still report
@@ -486,15 +449,7 @@ echo "report exit $?" >>/tmp/report.err
 for f in truth.json killed.json report.err; do emit $f /tmp/$f; done
 "#
     .to_string();
-    Scenario {
-        name: "killed".into(),
-        modules: vec!["vgem"],
-        script,
-        timeout: Duration::from_secs(300),
-        cpus: 1,
-        extra: Vec::new(),
-        memory_mb: 1024,
-    }
+    Scenario::new("killed", "vgem", script, 300)
 }
 
 /// The demo: what fencescope says about the kernel, then a live watch of the
@@ -508,13 +463,5 @@ pub fn demo() -> Scenario {
     s += &format!("{} >/tmp/truth.json || exit 1\n", workload_cmd());
     s += "sleep 0.5\nkill -INT $W\nwait $W || { cat /tmp/watch.err; exit 1; }\n";
     s += "emit report.txt /tmp/report.txt\nemit truth.json /tmp/truth.json\n";
-    Scenario {
-        name: "demo".into(),
-        modules: vec!["vgem"],
-        script: s,
-        timeout: Duration::from_secs(600),
-        cpus: 1,
-        extra: Vec::new(),
-        memory_mb: 1024,
-    }
+    Scenario::new("demo", "vgem", s, 600)
 }
