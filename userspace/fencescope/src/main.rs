@@ -3,6 +3,7 @@
 //! library crates; each command below wires a source to an output.
 mod cli;
 mod compare;
+mod histogram;
 mod kernel;
 mod layout;
 mod live;

@@ -38,7 +38,7 @@ pub fn replay(
 
 pub fn run(a: &ReportArgs) -> Result<i32> {
     let (engine, info) = replay(&a.file, &a.filter)?;
-    print!("{}", render(&engine.summary(), a.format, &info.kernel_release));
+    print!("{}", render_engine(&engine, a.format, &info.kernel_release));
     Ok(0)
 }
 
@@ -77,6 +77,24 @@ pub fn dump(a: &DumpArgs) -> Result<i32> {
         eprintln!("fencescope: warning: {}: {why}", cap.name());
     }
     Ok(0)
+}
+
+/// The report of an engine: `render` of its summary, and in text the log2
+/// histograms of its lifetimes and waits after the tables.
+pub fn render_engine(engine: &Engine, format: Format, kernel: &str) -> String {
+    let mut out = render(&engine.summary(), format, kernel);
+    if format == Format::Text {
+        let d = engine.distributions();
+        for (name, h) in &d.lifetimes {
+            out.push('\n');
+            out.push_str(&crate::histogram::log2(&format!("lifetime of {name}, us"), h, 1_000));
+        }
+        for (name, h) in &d.waits {
+            out.push('\n');
+            out.push_str(&crate::histogram::log2(&format!("waits of {name}, us"), h, 1_000));
+        }
+    }
+    out
 }
 
 pub fn render(s: &Summary, format: Format, kernel: &str) -> String {

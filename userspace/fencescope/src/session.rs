@@ -190,7 +190,7 @@ pub fn watch(a: &WatchArgs, use_btf: bool) -> Result<i32> {
     runtime()?.block_on(session.stream(stop(a.live.duration), &mut sink))?;
     sink.warn();
     if sink.interval.is_none() {
-        print!("{}", report::render(&sink.engine.summary(), a.format, &kernel::release()));
+        print!("{}", report::render_engine(&sink.engine, a.format, &kernel::release()));
     }
     Ok(0)
 }
@@ -237,7 +237,7 @@ pub fn record(a: &RecordArgs, use_btf: bool) -> Result<i32> {
     let summary = live.engine.summary();
     eprintln!("{}", recorded_line(&a.output, &stats, summary.dropped));
     if let Some(format) = a.report {
-        print!("{}", report::render(&summary, format, &kernel::release()));
+        print!("{}", report::render_engine(&live.engine, format, &kernel::release()));
     }
     Ok(0)
 }
