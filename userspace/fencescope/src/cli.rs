@@ -63,7 +63,11 @@ pub struct ProbeArgs {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// Tables and log2 histograms in 72 columns, for mail.
     Text,
+    /// Tables, for forges.
+    Markdown,
+    /// Every figure, for scripts.
     Json,
 }
 

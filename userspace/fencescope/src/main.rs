@@ -7,6 +7,7 @@ mod histogram;
 mod kernel;
 mod layout;
 mod live;
+mod markdown;
 mod plan;
 mod probe;
 mod report;

@@ -101,6 +101,7 @@ pub fn render(s: &Summary, format: Format, kernel: &str) -> String {
     match format {
         Format::Json => serde_json::to_string_pretty(s).expect("summary serialises") + "\n",
         Format::Text => text(s, kernel),
+        Format::Markdown => crate::markdown::markdown(s, kernel),
     }
 }
 
@@ -452,6 +453,11 @@ mod tests {
     #[test]
     fn text_report_snapshot() {
         insta::assert_snapshot!(text(&sample(), "6.12.117+deb13-amd64"));
+    }
+
+    #[test]
+    fn markdown_report_snapshot() {
+        insta::assert_snapshot!(render(&sample(), Format::Markdown, "6.12.117+deb13-amd64"));
     }
 
     #[test]

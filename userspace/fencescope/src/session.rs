@@ -86,14 +86,13 @@ impl Sink for EngineSink {
         iv.next += iv.every;
         let s = self.engine.take_interval();
         match iv.format {
+            // One object per line, so a script can read the intervals as they come.
             crate::cli::Format::Json => println!("{}", serde_json::to_string(&s)?),
-            crate::cli::Format::Text => {
-                print!(
-                    "--- interval of {:.1} s\n{}",
-                    iv.every.as_secs_f64(),
-                    report::text(&s, &kernel::release())
-                )
-            }
+            format => print!(
+                "--- interval of {:.1} s\n{}",
+                iv.every.as_secs_f64(),
+                report::render(&s, format, &kernel::release())
+            ),
         }
         use std::io::Write as _;
         std::io::stdout().flush()?;
