@@ -73,7 +73,7 @@ impl Table {
 }
 
 fn ms(ns: Option<u64>) -> String {
-    ns.map_or("-".into(), |v| format!("{:.3}", v as f64 / 1e6))
+    ns.map_or("-".into(), crate::report::ms)
 }
 
 fn delta_ms(b: Option<u64>, a: Option<u64>) -> String {

@@ -23,6 +23,15 @@ pub fn machine() -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
+/// CLOCK_MONOTONIC in nanoseconds: the clock `bpf_ktime_get_ns()` stamps
+/// records with, for anything userspace stamps beside them.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime fills a valid timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
 /// Why the process may not be able to load BPF programs, if it may not.
 pub fn privilege_problem() -> Option<String> {
     // SAFETY: geteuid has no preconditions.

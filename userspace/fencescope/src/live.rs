@@ -351,11 +351,8 @@ impl Session {
 
 /// A userspace `Drops` record, stamped on the clock the kernel side uses.
 fn drops_record(by_kind: [u64; DROP_SLOTS as usize]) -> Vec<u8> {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: valid timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     let meta = Meta {
-        ts_ns: ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64,
+        ts_ns: kernel::monotonic_ns(),
         cpu: 0,
         tgid: 0,
         tid: 0,

@@ -4,9 +4,7 @@ use std::fmt::Write as _;
 
 use fencescope_engine::{LatencySummary, Summary};
 
-fn ms(ns: u64) -> String {
-    format!("{:.3}", ns as f64 / 1e6)
-}
+use crate::report::ms;
 
 /// A pipe table; the first `text` columns are left-aligned, numbers right.
 fn table(o: &mut String, head: &[&str], text: usize, rows: Vec<Vec<String>>) {

@@ -105,7 +105,8 @@ pub fn render(s: &Summary, format: Format, kernel: &str) -> String {
     }
 }
 
-fn ms(ns: u64) -> String {
+/// Nanoseconds as milliseconds with three decimals: every report's unit.
+pub(crate) fn ms(ns: u64) -> String {
     format!("{:.3}", ns as f64 / 1e6)
 }
 

@@ -196,9 +196,6 @@ pub fn watch(a: &WatchArgs, use_btf: bool) -> Result<i32> {
 
 fn info(session: &Session) -> Result<Info> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: valid timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     Ok(Info {
         tool_version: env!("CARGO_PKG_VERSION").into(),
         schema_version: fencescope_schema::SCHEMA_VERSION,
@@ -208,7 +205,7 @@ fn info(session: &Session) -> Result<Info> {
         layout: serde_json::to_value(&session.layout)?,
         engine: serde_json::to_value(EngineSetup::of(session))?,
         started_unix_ms: now.as_millis() as u64,
-        started_monotonic_ns: ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64,
+        started_monotonic_ns: kernel::monotonic_ns(),
         command_line: std::env::args().collect(),
     })
 }
