@@ -50,7 +50,8 @@ apt_archive() {
     die "no Debian archive found in the apt sources"
 }
 
-VM_PACKAGES=(qemu-system-x86 qemu-system-arm busybox-static kmod cpio xz-utils)
+# The test VM's, and tmux for the end-to-end test of `top` in a real terminal.
+VM_PACKAGES=(qemu-system-x86 qemu-system-arm busybox-static kmod cpio xz-utils tmux)
 
 setup_packages() {
     local missing=() p

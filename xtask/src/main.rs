@@ -35,7 +35,7 @@ enum Cmd {
         kernel: Series,
         #[arg(long, value_enum, default_value = "x86_64")]
         arch: Arch,
-        /// truth or demo.
+        /// truth, waits, vivid, probe, arrays, compare, killed, top, bench or demo.
         #[arg(long, default_value = "demo")]
         scenario: String,
         /// Print the whole guest console.
@@ -120,8 +120,9 @@ fn vm(series: Series, arch: Arch, name: &str, console: bool) -> Result<()> {
         "compare" => scenario::compare(),
         "killed" => scenario::killed(),
         "demo" => scenario::demo(),
+        "top" => scenario::top(),
         other => bail!(
-            "no scenario {other:?} (truth, waits, vivid, probe, arrays, compare, killed, bench, demo)"
+            "no scenario {other:?} (truth, waits, vivid, probe, arrays, compare, killed, top, bench, demo)"
         ),
     };
     let boot = scenario::run(&sc, &kernel, &bins)?;

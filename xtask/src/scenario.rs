@@ -452,6 +452,27 @@ for f in truth.json killed.json report.err; do emit $f /tmp/$f; done
     Scenario::new("killed", "vgem", script, 300)
 }
 
+/// `top` live on the truth workload, headless on a 100×30 screen, recording
+/// what it shows; the capture's report is the reference for the screen.
+pub fn top() -> Scenario {
+    let script = format!(
+        r#"{WARM_UP}
+fencescope top --headless 100x30 --attach raw-tracepoint --interval 500 -o /tmp/top.fsc >/tmp/top.txt 2>/tmp/top.err &
+T=$!
+wait_for /tmp/top.err watching 120 || exit 1
+{WARM_DONE}
+{workload} >/tmp/truth.json || exit 1
+sleep 1
+kill -INT $T
+wait $T || {{ cat /tmp/top.err; exit 1; }}
+fencescope report /tmp/top.fsc --format json >/tmp/report.json || exit 1
+for f in top.txt top.err report.json truth.json; do emit $f /tmp/$f; done
+"#,
+        workload = workload_cmd()
+    );
+    Scenario::new("top", "vgem", script, 600)
+}
+
 /// The demo: what fencescope says about the kernel, then a live watch of the
 /// truth workload and its text report.
 pub fn demo() -> Scenario {

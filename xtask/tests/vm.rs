@@ -476,3 +476,39 @@ fn killed_recording_on_6_12_x86_64() {
     let g = s.group("vgem", "unbound").expect("vgem fences in the capture");
     assert_eq!((g.fences, g.signalled), (200, 200));
 }
+
+/// `top` live on the truth workload: the row its last screen shows for
+/// vgem/unbound carries the very figures the report of its own capture
+/// gives, and those are the injected ones.
+#[test]
+#[ignore = "boots a VM: run with cargo xtask test"]
+fn top_on_6_12_x86_64() {
+    let boot = boot_with_truth(&scenario::top, Series::V6_12, Arch::X86_64);
+    let screen = boot.file("top.txt").unwrap();
+    eprintln!("{screen}");
+    let report = parse(&boot, "report.json");
+    check("6.12 x86_64 top's capture", &report);
+    let g = report.group("vgem", "unbound").unwrap();
+    let row: Vec<&str> = screen
+        .lines()
+        .find(|l| l.contains("│vgem/unbound "))
+        .unwrap_or_else(|| panic!("no vgem/unbound row on the screen:\n{screen}"))
+        .trim_matches('│')
+        .split_whitespace()
+        .collect();
+    let dur = fencescope_top::view::dur;
+    let (l, skew) = (&g.lifetime, dur(g.vb2_done_to_signal.p50_ns));
+    let want = [
+        g.fences.to_string(),
+        g.in_flight.to_string(),
+        dur(l.p50_ns),
+        dur(l.p99_ns),
+        dur(l.max_ns),
+        skew,
+    ];
+    // Columns: name, /s, then the figures the report also has.
+    assert_eq!(row[2..], want.iter().map(String::as_str).collect::<Vec<_>>()[..], "{screen}");
+    assert!(screen.contains(&format!("{} fences", report.real_fences())), "{screen}");
+    let status = screen.lines().rev().find(|l| !l.is_empty()).unwrap();
+    assert!(status.starts_with(&format!("drops {} · evicted {}", report.dropped, report.evicted)));
+}

@@ -16,7 +16,7 @@ use crate::arrays::Arrays;
 use crate::event::{Body, Event, FenceName, Meta, Phase};
 use crate::filter::Filter;
 use crate::hist::Latency;
-use crate::summary::{GroupSummary, Summary, Vb2Summary};
+use crate::summary::{GroupSummary, InFlightFence, Summary, Vb2Summary};
 use crate::vb2::Vb2Bufs;
 use crate::waits::{FenceState, Symbols, Waits};
 
@@ -92,6 +92,11 @@ struct Fence {
     signal_ns: u64,
     /// Its creator passes the task filter.
     counted: bool,
+    context: u64,
+    seqno: u64,
+    /// The task that initialised it (the one a fence made at QBUF names).
+    creator_tgid: u32,
+    creator: crate::event::Comm,
 }
 
 /// Events in, measurements out. Feed it in ring-buffer order.
@@ -276,6 +281,10 @@ impl Engine {
             vb2_done_ns: None,
             signal_ns: 0,
             counted: self.filter.task(m.tgid, &m.comm),
+            context,
+            seqno,
+            creator_tgid: m.tgid,
+            creator: m.comm,
         };
         let (fences, groups) = (&self.fences, &self.groups);
         self.arrays.born(m.tid, |member| {

@@ -52,6 +52,42 @@ impl Engine {
         }
     }
 
+    /// The `n` oldest fences still unsignalled at `now_ns`, oldest first.
+    /// Fences the filter leaves out and fences without names yet are
+    /// included only when counted, so a hang is never hidden by a late name.
+    pub fn oldest_in_flight(&self, now_ns: u64, n: usize) -> Vec<InFlightFence> {
+        let mut open: Vec<&Fence> = self
+            .fences
+            .values()
+            .filter(|f| f.lifetime_ns.is_none() && f.counted)
+            .filter(|f| f.group.is_none_or(|g| !self.groups[g].hidden))
+            .collect();
+        open.sort_by_key(|f| (f.init_ns, f.serial));
+        open.truncate(n);
+        open.into_iter()
+            .map(|f| {
+                let (driver, timeline) = match f.group {
+                    Some(g) => (self.groups[g].driver.clone(), self.groups[g].timeline.clone()),
+                    None => ("?".into(), "?".into()),
+                };
+                InFlightFence {
+                    driver,
+                    timeline,
+                    context: f.context,
+                    seqno: f.seqno,
+                    age_ns: now_ns.saturating_sub(f.init_ns),
+                    tgid: f.creator_tgid,
+                    process: f.creator.to_string(),
+                }
+            })
+            .collect()
+    }
+
+    /// The last event's timestamp: "now" for a replay.
+    pub fn last_ns(&self) -> u64 {
+        self.last_ns
+    }
+
     /// The figures so far. In-flight ages are measured to the last event.
     /// Fences whose names have not arrived yet are shown under "?".
     pub fn summary(&self) -> Summary {

@@ -324,3 +324,21 @@ fn an_array_links_to_the_fences_it_holds() {
         ]
     );
 }
+
+#[test]
+fn oldest_in_flight_lists_unsignalled_fences_oldest_first() {
+    let mut s = Stream::new();
+    s.init(0, 0x10, 7, 1, ("vgem", "unbound"))
+        .init(MS, 0x20, 7, 2, ("vgem", "unbound"))
+        .init(2 * MS, 0x30, 8, 1, ("hantro", "vb2"))
+        .signal(3 * MS, 0x10);
+    let mut e = Engine::default();
+    s.events.iter().for_each(|ev| e.feed(ev));
+    let open = e.oldest_in_flight(10 * MS, 8);
+    let got: Vec<(&str, u64, u64, u64)> =
+        open.iter().map(|f| (f.driver.as_str(), f.context, f.seqno, f.age_ns)).collect();
+    assert_eq!(got, [("vgem", 7, 2, 9 * MS), ("hantro", 8, 1, 8 * MS)]);
+    assert_eq!((open[0].tgid, open[0].process.as_str()), (100, "producer"));
+    assert_eq!(e.oldest_in_flight(10 * MS, 1).len(), 1);
+    assert_eq!(e.last_ns(), 3 * MS);
+}

@@ -50,6 +50,38 @@ impl Latency {
     }
 }
 
+/// `1536` → `1K` style bound (binary prefixes, as bpftrace prints them).
+pub fn bucket_bound(v: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K")];
+    for (size, suffix) in UNITS {
+        if v >= size && v.is_multiple_of(size) {
+            return format!("{}{suffix}", v / size);
+        }
+    }
+    v.to_string()
+}
+
+/// Counts per power-of-two bucket of `value / unit_ns`, from the lowest
+/// non-empty bucket to the highest.
+pub fn log2_buckets(h: &Histogram<u64>, unit_ns: u64) -> Vec<(u64, u64)> {
+    let mut counts: Vec<u64> = Vec::new();
+    for v in h.iter_recorded() {
+        let x = v.value_iterated_to() / unit_ns.max(1);
+        let b = if x == 0 { 0 } else { 64 - x.leading_zeros() as usize };
+        if counts.len() <= b {
+            counts.resize(b + 1, 0);
+        }
+        counts[b] += v.count_at_value();
+    }
+    let first = counts.iter().position(|&c| c > 0).unwrap_or(counts.len());
+    counts
+        .iter()
+        .enumerate()
+        .skip(first)
+        .map(|(b, &c)| (if b == 0 { 0 } else { 1u64 << (b - 1) }, c))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,5 +105,18 @@ mod tests {
     #[test]
     fn empty_summary_is_all_zero() {
         assert_eq!(Latency::default().summary(), LatencySummary::default());
+    }
+
+    #[test]
+    fn buckets_are_powers_of_two_and_hold_every_count() {
+        let mut h = Histogram::new(3).unwrap();
+        for v in [0u64, 1, 2, 3, 4, 1023, 1024, 1_000_000] {
+            h.record(v).unwrap();
+        }
+        let b = log2_buckets(&h, 1);
+        assert_eq!(b.iter().map(|r| r.1).sum::<u64>(), 8);
+        assert_eq!(&b[..4], &[(0, 1), (1, 1), (2, 2), (4, 1)]);
+        assert!(b.iter().all(|(low, _)| *low == 0 || low.is_power_of_two()));
+        assert!(log2_buckets(&Histogram::new(3).unwrap(), 1).is_empty());
     }
 }

@@ -10,6 +10,7 @@ pub mod filter;
 pub mod hist;
 pub mod stats;
 pub mod summary;
+pub mod synthetic;
 pub mod vb2;
 pub mod waits;
 
@@ -17,6 +18,7 @@ pub use engine::{Distributions, Engine, Limits};
 pub use event::{Body, DecodeError, Event, Meta, Name, Phase};
 pub use filter::Filter;
 pub use summary::{
-    ArraySummary, ExportSummary, GroupSummary, LatencySummary, Summary, Vb2Summary, WaitSummary,
+    ArraySummary, ExportSummary, GroupSummary, InFlightFence, LatencySummary, Summary, Vb2Summary,
+    WaitSummary,
 };
 pub use waits::Symbols;

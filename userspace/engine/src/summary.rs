@@ -72,6 +72,44 @@ pub struct ExportSummary {
     pub round_trip: LatencySummary,
 }
 
+/// A fence initialised and not signalled yet: what a hang looks like.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InFlightFence {
+    pub driver: String,
+    pub timeline: String,
+    pub context: u64,
+    pub seqno: u64,
+    /// Since its init, to the time asked about.
+    pub age_ns: u64,
+    /// The task that initialised it.
+    pub tgid: u32,
+    pub process: String,
+}
+
+/// How waits and export round trips are named in [`crate::Distributions`]:
+/// "thread what", or "process/thread what" when the thread has its own name.
+pub fn who_key(process: &str, thread: &str, what: &str) -> String {
+    if process == thread {
+        format!("{thread} {what}")
+    } else {
+        format!("{process}/{thread} {what}")
+    }
+}
+
+impl WaitSummary {
+    /// This row's key in [`crate::Distributions::waits`].
+    pub fn key(&self) -> String {
+        who_key(&self.process, &self.thread, &self.style)
+    }
+}
+
+impl GroupSummary {
+    /// This row's key in [`crate::Distributions::lifetimes`].
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.driver, self.timeline)
+    }
+}
+
 /// Fence arrays made while watched (exports of busy buffers make them).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArraySummary {

@@ -418,13 +418,7 @@ impl Waits {
     /// The latency histograms behind the summary: waits by "process/thread
     /// style", export round trips by "process/thread handed".
     pub fn distributions(&self) -> (Named, Named) {
-        let name = |w: &Who, what: &str| {
-            if w.process == w.thread {
-                format!("{} {what}", w.thread)
-            } else {
-                format!("{}/{} {what}", w.process, w.thread)
-            }
-        };
+        let name = |w: &Who, what: &str| crate::summary::who_key(&w.process, &w.thread, what);
         let waits = self
             .figures
             .iter()

@@ -52,6 +52,8 @@ pub enum Command {
     Dump(DumpArgs),
     /// Compare two captures (before and after a change), figure by figure.
     Compare(CompareArgs),
+    /// A live screen of fences, waits and hangs (or of a capture, --replay).
+    Top(TopArgs),
 }
 
 #[derive(Args)]
@@ -169,4 +171,39 @@ pub struct CompareArgs {
 pub struct DumpArgs {
     /// A capture written by `fencescope record`.
     pub file: PathBuf,
+}
+
+#[derive(Args)]
+pub struct TopArgs {
+    #[command(flatten)]
+    pub live: LiveArgs,
+    /// Show a capture instead of the live kernel, paced as recorded.
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
+    /// With --replay: play this many times faster than recorded.
+    #[arg(long, value_name = "X", default_value_t = 1.0, requires = "replay")]
+    pub speed: f64,
+    /// Refresh the figures every this many milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub interval: u64,
+    /// Draw a fence unsignalled for longer than this in red, as hanging.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub hang_ms: u64,
+    /// Also record what is shown to this capture file (live only).
+    #[arg(short = 'o', long = "output", value_name = "FILE", conflicts_with = "replay")]
+    pub output: Option<PathBuf>,
+    /// No terminal: draw into an in-memory screen of this size (e.g.
+    /// 100x30) and print the last screen on exit. For scripts and tests.
+    #[arg(long, value_name = "COLSxROWS", value_parser = parse_size)]
+    pub headless: Option<(u16, u16)>,
+}
+
+fn parse_size(s: &str) -> Result<(u16, u16), String> {
+    let bad = || format!("{s:?} is not a size like 100x30");
+    let (w, h) = s.split_once('x').ok_or_else(bad)?;
+    let (w, h) = (w.parse().map_err(|_| bad())?, h.parse().map_err(|_| bad())?);
+    if w < 20 || h < 10 {
+        return Err(format!("{s} is too small; fencescope top needs at least 20x10"));
+    }
+    Ok((w, h))
 }

@@ -255,7 +255,7 @@ pub enum Flow {
 /// Where a session's records go.
 pub trait Sink {
     fn record(&mut self, bytes: &[u8]);
-    /// Periodic (four times a second): a chance to flush, report or fail.
+    /// Periodic (twenty times a second): a chance to flush, report, draw or fail.
     fn tick(&mut self) -> Result<Flow> {
         Ok(Flow::Continue)
     }
@@ -293,7 +293,8 @@ impl Session {
 
     /// Streams records into `sink` until `stop` resolves, then drains what
     /// the ring still holds. Drop counts go to the sink as `Drops` records
-    /// whenever they change; `tick` is called four times a second.
+    /// whenever they change (checked four times a second); `tick` is called
+    /// every 50 ms.
     pub async fn stream(self, stop: impl Future<Output = ()>, sink: &mut impl Sink) -> Result<()> {
         let Session { _ebpf, ring, drops, defer_reading, .. } = self;
         // SAFETY: the ring buffer owns its map fd and moves into the AsyncFd,
@@ -302,7 +303,7 @@ impl Session {
             .map_err(|e| anyhow!("polling the ring buffer: {}", e.into_parts().1))?;
         let mut last_drops = [0u64; DROP_SLOTS as usize];
         // The kernel side wakes us only when a lot is waiting (see the eBPF
-        // emit): drain on this timer too, and tell the sink every 250 ms.
+        // emit): drain on this timer too, and tick the sink on it.
         let mut tick = tokio::time::interval(Duration::from_millis(50));
         let mut ticks = 0u32;
         tokio::pin!(stop);
@@ -315,13 +316,12 @@ impl Session {
                         sink.record(&item);
                     }
                     ticks += 1;
-                    if !ticks.is_multiple_of(5) {
-                        continue;
-                    }
-                    let now = counts(&drops);
-                    if now != last_drops {
-                        last_drops = now;
-                        sink.record(&drops_record(now));
+                    if ticks.is_multiple_of(5) {
+                        let now = counts(&drops);
+                        if now != last_drops {
+                            last_drops = now;
+                            sink.record(&drops_record(now));
+                        }
                     }
                     if sink.tick()? == Flow::Stop {
                         break;

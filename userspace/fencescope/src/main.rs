@@ -12,6 +12,7 @@ mod plan;
 mod probe;
 mod report;
 mod session;
+mod top;
 
 use clap::Parser;
 
@@ -31,6 +32,7 @@ fn main() {
         cli::Command::Report(a) => report::run(&a),
         cli::Command::Dump(a) => report::dump(&a),
         cli::Command::Compare(a) => compare::run(&a),
+        cli::Command::Top(a) => top::run(&a, !cli.no_btf),
     };
     match result {
         Ok(code) => std::process::exit(code),

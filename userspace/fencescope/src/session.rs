@@ -37,8 +37,8 @@ impl EngineSetup {
 
 /// Decodes records into the engine; counts any that do not decode (a schema
 /// mismatch between the object and this binary, which the build prevents).
-struct EngineSink {
-    engine: Engine,
+pub(crate) struct EngineSink {
+    pub(crate) engine: Engine,
     malformed: u64,
     interval: Option<Interval>,
 }
@@ -52,18 +52,18 @@ struct Interval {
 }
 
 impl EngineSink {
-    fn new(setup: EngineSetup, filter: fencescope_engine::Filter) -> Self {
+    pub(crate) fn new(setup: EngineSetup, filter: fencescope_engine::Filter) -> Self {
         EngineSink { engine: setup.engine(filter), malformed: 0, interval: None }
     }
 
-    fn feed(&mut self, bytes: &[u8]) {
+    pub(crate) fn feed(&mut self, bytes: &[u8]) {
         match Event::decode(bytes) {
             Ok(ev) => self.engine.feed(&ev),
             Err(_) => self.malformed += 1,
         }
     }
 
-    fn warn(&self) {
+    pub(crate) fn warn(&self) {
         if self.malformed > 0 {
             eprintln!(
                 "fencescope: warning: {} records did not decode and were skipped",
@@ -106,18 +106,23 @@ impl Sink for EngineSink {
     }
 }
 
-/// The engine plus a capture writer, flushed every second so a killed
-/// recorder loses at most the last second.
-struct RecordSink {
-    live: EngineSink,
+/// A capture being written beside a live view, flushed every second so a
+/// killed recorder loses at most the last second.
+pub(crate) struct Capture {
     writer: Writer,
     error: Option<std::io::Error>,
-    ticks: u32,
+    next_flush: std::time::Instant,
 }
 
-impl Sink for RecordSink {
-    fn record(&mut self, bytes: &[u8]) {
-        self.live.feed(bytes);
+impl Capture {
+    pub(crate) fn create(path: &Path, session: &Session) -> Result<Capture> {
+        let writer = Writer::create(path, &info(session)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        let next_flush = std::time::Instant::now() + Duration::from_secs(1);
+        Ok(Capture { writer, error: None, next_flush })
+    }
+
+    pub(crate) fn push(&mut self, bytes: &[u8]) {
         if self.error.is_none()
             && let Err(e) = self.writer.push(bytes)
         {
@@ -125,24 +130,53 @@ impl Sink for RecordSink {
         }
     }
 
-    fn tick(&mut self) -> Result<Flow> {
+    pub(crate) fn tick(&mut self) -> Result<()> {
         if let Some(e) = self.error.take() {
             return Err(e).context("writing the capture");
         }
-        self.ticks += 1;
-        if self.ticks.is_multiple_of(4) {
+        if std::time::Instant::now() >= self.next_flush {
+            self.next_flush += Duration::from_secs(1);
             self.writer.flush_chunk().context("writing the capture")?;
         }
+        Ok(())
+    }
+
+    /// Writes what is left and the end marker; says what was recorded.
+    pub(crate) fn finish(self, path: &Path, dropped: u64) -> Result<()> {
+        let stats =
+            self.writer.finish().with_context(|| format!("finishing {}", path.display()))?;
+        if let Some(e) = self.error {
+            return Err(e).context("writing the capture");
+        }
+        eprintln!("{}", recorded_line(path, &stats, dropped));
+        Ok(())
+    }
+}
+
+/// The engine plus a capture.
+struct RecordSink {
+    live: EngineSink,
+    capture: Capture,
+}
+
+impl Sink for RecordSink {
+    fn record(&mut self, bytes: &[u8]) {
+        self.live.feed(bytes);
+        self.capture.push(bytes);
+    }
+
+    fn tick(&mut self) -> Result<Flow> {
+        self.capture.tick()?;
         Ok(Flow::Continue)
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting tokio")
 }
 
 /// Resolves on Ctrl-C, SIGTERM, SIGHUP, or after `duration`.
-async fn stop(duration: Option<f64>) {
+pub(crate) async fn stop(duration: Option<f64>) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut hup = signal(SignalKind::hangup()).expect("SIGHUP handler");
@@ -160,7 +194,7 @@ async fn stop(duration: Option<f64>) {
     }
 }
 
-fn open(live: &LiveArgs, use_btf: bool) -> Result<Session> {
+pub(crate) fn open(live: &LiveArgs, use_btf: bool) -> Result<Session> {
     let session = Session::open(live.attach, use_btf, live.ring_mb, live.defer_reading)?;
     let hooks: Vec<String> =
         session.attached.hooks.iter().map(|(h, w)| format!("{h}: {w}")).collect();
@@ -212,26 +246,17 @@ fn info(session: &Session) -> Result<Info> {
 
 pub fn record(a: &RecordArgs, use_btf: bool) -> Result<i32> {
     let session = open(&a.live, use_btf)?;
-    let writer = Writer::create(&a.output, &info(&session)?)
-        .with_context(|| format!("cannot write {}", a.output.display()))?;
-    let setup = EngineSetup::of(&session);
+    let capture = Capture::create(&a.output, &session)?;
     let mut sink = RecordSink {
-        live: EngineSink::new(setup, a.live.filter.filter()),
-        writer,
-        error: None,
-        ticks: 0,
+        live: EngineSink::new(EngineSetup::of(&session), a.live.filter.filter()),
+        capture,
     };
     let streamed = runtime()?.block_on(session.stream(stop(a.live.duration), &mut sink));
     // Whatever happened, keep what was recorded.
-    let RecordSink { live, writer, error, .. } = sink;
-    let stats = writer.finish().with_context(|| format!("finishing {}", a.output.display()))?;
+    let RecordSink { live, capture } = sink;
+    capture.finish(&a.output, live.engine.summary().dropped)?;
     streamed?;
-    if let Some(e) = error {
-        return Err(e).context("writing the capture");
-    }
     live.warn();
-    let summary = live.engine.summary();
-    eprintln!("{}", recorded_line(&a.output, &stats, summary.dropped));
     if let Some(format) = a.report {
         print!("{}", report::render_engine(&live.engine, format, &kernel::release()));
     }
