@@ -1,5 +1,6 @@
 //! fencescope's developer tasks as a library, so the VM tests (tests/vm.rs)
 //! boot scenarios through the very code `cargo xtask vm` uses.
+pub mod bench_report;
 pub mod build;
 pub mod cache;
 pub mod initramfs;

@@ -48,6 +48,11 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "6.12")]
         kernel: Series,
     },
+    /// Time and peak memory of `fencescope report` on a large capture.
+    BenchReport {
+        #[arg(long, default_value_t = 10_000_000)]
+        events: u64,
+    },
     /// Fetch and unpack the VM kernels (done on demand otherwise).
     Kernels {
         #[arg(long, value_enum, default_value = "x86_64")]
@@ -74,6 +79,7 @@ fn dispatch() -> Result<()> {
         Cmd::Test { no_vm } => test(no_vm),
         Cmd::Vm { kernel, arch, scenario, console } => vm(kernel, arch, &scenario, console),
         Cmd::Bench { kernel } => bench(kernel),
+        Cmd::BenchReport { events } => xtask::bench_report::bench_report(events),
         Cmd::Kernels { arch } => {
             for s in [Series::V6_12, Series::V6_1, Series::V7_2] {
                 let k = kernels::fetch(s, arch)?;

@@ -64,7 +64,8 @@ echo -1 > /proc/sys/kernel/sched_rt_runtime_us
 for m in $(cat /modules/order); do
     insmod /modules/$m || echo "insmod $m failed"
 done
-emit() { echo "@@fencescope:file $1"; cat "$2"; echo "@@fencescope:end"; }
+# (A file without a final newline gets one, so the end marker starts a line.)
+emit() { echo "@@fencescope:file $1"; cat "$2"; [ -n "$(tail -c1 "$2")" ] && echo; echo "@@fencescope:end"; }
 # Waits until FILE holds PATTERN (a program saying it is ready), at most S s.
 wait_for() {
     local n=0
@@ -407,7 +408,8 @@ pub const COMPARE_EXPORTS: u32 = 100;
 
 /// Before and after, as the series changes things: first a compositor that
 /// only ever gets the stub (no fence on the buffer), then one whose buffers
-/// carry real fences; `fencescope compare` of the two captures.
+/// carry real fences; `fencescope compare` of the two captures, their
+/// differential flamegraph, and the "after" capture as a Perfetto trace.
 pub fn compare() -> Scenario {
     let n = COMPARE_EXPORTS;
     let script = format!(
@@ -428,7 +430,9 @@ for side in before after; do
 done
 kill -INT $WARM; wait $WARM
 fencescope compare /tmp/before.fsc /tmp/after.fsc >/tmp/compare.txt 2>&1 || exit 1
-emit compare.txt /tmp/compare.txt
+fencescope flamegraph --diff /tmp/before.fsc /tmp/after.fsc -o /tmp/diff.svg || exit 1
+fencescope export /tmp/after.fsc --perfetto /tmp/after.json || exit 1
+for f in compare.txt diff.svg after.json; do emit $f /tmp/$f; done
 "#
     );
     Scenario::new("compare", "vgem", script, 300)

@@ -456,6 +456,28 @@ fn compare_on_6_12_x86_64() {
     assert_eq!(row("vgem/unbound", "fences")[1..], ["0", &n.to_string(), &format!("+{n}"), "new"]);
     let p99: f64 = row(&format!("waits by {w} export"), "wait p99 ms")[4].parse().unwrap();
     assert!((p99 - 4.0).abs() <= 0.3, "wait p99 {p99} ms, injected 4");
+
+    // The differential flamegraph: well-formed SVG whose frames name the
+    // waiter, its style and the fence's driver, all new (red) after.
+    let svg = boot.file("diff.svg").unwrap();
+    let opts = roxmltree::ParsingOptions { allow_dtd: true, ..Default::default() };
+    let doc = roxmltree::Document::parse_with_options(svg, opts).expect("well-formed SVG");
+    let titles: Vec<&str> =
+        doc.descendants().filter(|n| n.has_tag_name("title")).filter_map(|n| n.text()).collect();
+    for frame in [w, "export", "vgem", "unbound", "ask→signal"] {
+        assert!(titles.iter().any(|t| t.starts_with(frame)), "no {frame} frame in {titles:?}");
+    }
+    // The Perfetto trace: one fence slice per fence on one vgem/unbound
+    // process (vgem takes a context per fence), one wait and one flow each.
+    let trace: serde_json::Value = serde_json::from_str(boot.file("after.json").unwrap()).unwrap();
+    let events = trace["traceEvents"].as_array().unwrap();
+    let count = |f: &dyn Fn(&serde_json::Value) -> bool| events.iter().filter(|e| f(e)).count();
+    let n = n as usize;
+    assert_eq!(count(&|e| e["cat"] == "fence" && e["ph"] == "X"), n);
+    assert_eq!(count(&|e| e["cat"] == "wait" && e["ph"] == "X"), n);
+    assert_eq!(count(&|e| e["ph"] == "f"), n);
+    let timelines = count(&|e| e["name"] == "process_name" && e["args"]["name"] == "vgem/unbound");
+    assert_eq!(timelines, 1);
 }
 
 /// `kill -9` of the recorder: the capture still reports what its complete

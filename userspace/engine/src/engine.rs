@@ -16,7 +16,9 @@ use crate::arrays::Arrays;
 use crate::event::{Body, Event, FenceName, Meta, Phase};
 use crate::filter::Filter;
 use crate::hist::Latency;
+use crate::stacks::{Marks, Stacks};
 use crate::summary::{GroupSummary, InFlightFence, Summary, Vb2Summary};
+use crate::trace::{FenceSpan, Trace, WaitSpan};
 use crate::vb2::Vb2Bufs;
 use crate::waits::{FenceState, Symbols, Waits};
 
@@ -132,6 +134,10 @@ pub struct Engine {
     /// keyed by their 32-bit (context, seqno).
     names_are_inits: bool,
     filter: Filter,
+    /// Folded stacks for flamegraphs, when asked for.
+    stacks: Option<Stacks>,
+    /// Every fence's and wait's span, when asked for.
+    trace: Option<Trace>,
 }
 
 /// The key a fence gets when no address is known (classic tracepoints
@@ -173,6 +179,8 @@ impl Engine {
             unpaired: 0,
             names_are_inits: false,
             filter: Filter::default(),
+            stacks: None,
+            trace: None,
         }
     }
 
@@ -181,6 +189,60 @@ impl Engine {
         self.waits.set_filter(filter.clone());
         self.filter = filter;
         self
+    }
+
+    /// Also keeps folded stacks of waits and lifetimes (for flamegraphs).
+    pub fn with_stacks(mut self) -> Self {
+        self.stacks = Some(Stacks::default());
+        self.waits.keep_closed = true;
+        self
+    }
+
+    /// Also keeps every fence's and wait's span (for trace viewers).
+    pub fn with_trace(mut self) -> Self {
+        self.trace = Some(Trace::default());
+        self.waits.keep_closed = true;
+        self
+    }
+
+    /// The spans so far, fences still alive included (as unsignalled, to
+    /// the last event), if [`Engine::with_trace`] asked for them.
+    pub fn trace(&self) -> Option<Trace> {
+        let mut t = self.trace.clone()?;
+        let mut alive: Vec<&Fence> =
+            self.fences.values().filter(|f| f.lifetime_ns.is_none()).collect();
+        alive.sort_by_key(|f| f.serial);
+        for f in alive {
+            if let Some(span) = self.span(f, self.last_ns) {
+                t.fences.push(span);
+            }
+        }
+        Some(t)
+    }
+
+    fn span(&self, f: &Fence, end_ns: u64) -> Option<FenceSpan> {
+        let g = f.group.map(|g| &self.groups[g]);
+        if !f.counted || g.is_some_and(|g| g.hidden) {
+            return None;
+        }
+        let (driver, timeline) = g.map_or(("?", "?"), |g| (&g.driver, &g.timeline));
+        Some(FenceSpan {
+            serial: f.serial,
+            driver: driver.to_owned(),
+            timeline: timeline.to_owned(),
+            context: f.context,
+            seqno: f.seqno,
+            init_ns: f.init_ns,
+            signal_ns: f.lifetime_ns.map(|_| f.signal_ns),
+            end_ns,
+            tgid: f.creator_tgid,
+            process: f.creator.to_string(),
+        })
+    }
+
+    /// The folded stacks, if [`Engine::with_stacks`] asked for them.
+    pub fn stacks(&self) -> Option<&Stacks> {
+        self.stacks.as_ref()
     }
 
     /// For sessions that watched classic tracepoints only.
@@ -192,7 +254,9 @@ impl Engine {
     /// Kernel addresses for classifying waits and stubs (from kallsyms
     /// live, from the capture on replay).
     pub fn with_symbols(mut self, symbols: Symbols) -> Self {
+        let keep_closed = self.waits.keep_closed;
         self.waits = Waits::new(symbols);
+        self.waits.keep_closed = keep_closed;
         self.waits.set_filter(self.filter.clone());
         self
     }
@@ -239,6 +303,41 @@ impl Engine {
             Body::FenceWait { phase, fence } => self.waits.kernel_wait(m, phase, fence),
             Body::Vb2Buf { queue, vb, stage } => self.vb2_bufs.stage(queue, vb, stage, ts),
             Body::ArrayCreate { count, members } => self.arrays.created(m.tid, count, &members),
+        }
+        if !self.waits.closed.is_empty() {
+            self.stack_closed_waits();
+        }
+    }
+
+    /// Files the waits that just ended under the fence they waited on.
+    fn stack_closed_waits(&mut self) {
+        if let Some(trace) = self.trace.as_mut() {
+            for c in &self.waits.closed {
+                trace.waits.push(WaitSpan {
+                    process: c.who.process.clone(),
+                    thread: c.who.thread.clone(),
+                    tgid: c.tgid,
+                    tid: c.tid,
+                    style: c.style.name().into(),
+                    fence_serial: self.fences.get(&c.fence).map(|f| f.serial),
+                    ask_ns: c.ask_ns,
+                    end_ns: c.end_ns,
+                });
+            }
+        }
+        let Some(stacks) = self.stacks.as_mut() else {
+            self.waits.closed.clear();
+            return;
+        };
+        for c in self.waits.closed.drain(..) {
+            let fence = self.fences.get(&c.fence);
+            let group = fence.and_then(|f| f.group).map(|g| &self.groups[g]);
+            if group.is_some_and(|g| g.hidden) {
+                continue;
+            }
+            let (driver, timeline) = group.map_or(("?", "?"), |g| (&g.driver, &g.timeline));
+            let path = [c.who.process.as_str(), &c.who.thread, c.style.name(), driver, timeline];
+            stacks.wait(path, c.ask_ns, fence.and_then(|f| f.vb2_done_ns), c.end_ns);
         }
     }
 
@@ -387,8 +486,23 @@ impl Engine {
         fence.signal_ns = ts;
         fence.vb2_done_ns = vb2;
         let f = *fence;
+        if self.trace.is_some()
+            && let Some(span) = self.span(&f, ts)
+        {
+            self.trace.as_mut().expect("checked").fences.push(span);
+        }
         if let Some(g) = f.group {
             record_signal(&mut self.groups[g], &f);
+            let g = &self.groups[g];
+            if let Some(stacks) = self.stacks.as_mut().filter(|_| f.counted && !g.hidden) {
+                let marks = Marks {
+                    init: f.init_ns,
+                    resv_attach: f.resv.map(|r| r.0),
+                    vb2_done: f.vb2_done_ns,
+                    signal: ts,
+                };
+                stacks.lifetime(&g.driver, &g.timeline, marks);
+            }
         }
     }
 
@@ -440,6 +554,11 @@ impl Engine {
         self.waits.forget(addr);
         if fence.lifetime_ns.is_none() {
             self.groups[g].destroyed_unsignalled += 1;
+            if self.trace.is_some()
+                && let Some(span) = self.span(&fence, self.last_ns)
+            {
+                self.trace.as_mut().expect("checked").fences.push(span);
+            }
         }
         Some(fence)
     }

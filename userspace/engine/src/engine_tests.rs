@@ -342,3 +342,20 @@ fn oldest_in_flight_lists_unsignalled_fences_oldest_first() {
     assert_eq!(e.oldest_in_flight(10 * MS, 1).len(), 1);
     assert_eq!(e.last_ns(), 3 * MS);
 }
+
+#[test]
+fn stacks_file_waits_under_the_fence_waited_on() {
+    let mut e = Engine::default().with_stacks().with_symbols(Symbols::default());
+    crate::synthetic::compositor_session(3, 1, MS).iter().for_each(|ev| e.feed(ev));
+    let s = e.stacks().expect("asked for");
+    // Each export asks 2 us after init; the fence signals at 500 us.
+    assert_eq!(
+        Stacks::folded(&s.waits),
+        ["kwin_wayland;kwin_wayland;export;drv0;unbound;ask→signal 1494"]
+    );
+    assert_eq!(
+        Stacks::folded(&s.lifetimes),
+        ["drv0;unbound;init→resv attach 3", "drv0;unbound;resv attach→signal 1497"]
+    );
+    assert!(Engine::default().stacks().is_none());
+}

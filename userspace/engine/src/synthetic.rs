@@ -5,12 +5,18 @@ use crate::event::{Body, Event, Meta, Name, Phase};
 
 /// `fences` fences spread over `timelines` drivers, each living 0.5 ms.
 pub fn compositor_session(fences: u64, timelines: u64, gap_ns: u64) -> Vec<Event> {
+    compositor_session_from(0, fences, timelines, gap_ns)
+}
+
+/// Fences `first..first + fences` of the same session, for streams too
+/// long to hold at once.
+pub fn compositor_session_from(first: u64, fences: u64, timelines: u64, gap_ns: u64) -> Vec<Event> {
     let mut out = Vec::with_capacity(fences as usize * 8);
     let mut push = |ts: u64, tid: u32, comm: &str, body: Body| {
         let meta = Meta { ts_ns: ts, cpu: 0, tgid: tid, tid, comm: Name::new(comm), via: None };
         out.push(Event { meta, body });
     };
-    for i in 0..fences {
+    for i in first..first + fences {
         let t = i * gap_ns;
         // A few hundred live buffers' worth of addresses, reused.
         let fence = 0xffff_8880_0000_0000 + (i % 512) * 256;

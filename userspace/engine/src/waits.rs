@@ -95,6 +95,7 @@ pub struct Who {
 #[derive(Clone, Copy, Debug)]
 struct Ask {
     at_ns: u64,
+    tgid: u32,
     style: Style,
     /// The dma-buf file polled, whose next ready poll ends this wait.
     file: u64,
@@ -154,6 +155,21 @@ pub struct Waits {
     stubs: rustc_hash::FxHashSet<u64>,
     open_cap_hit: u64,
     filter: crate::filter::Filter,
+    /// Waits closed since the engine last took them (kept only for stacks).
+    pub closed: Vec<Closed>,
+    pub keep_closed: bool,
+}
+
+/// A wait that ended: who, how, on which fence, from ask to end.
+#[derive(Clone, Debug)]
+pub struct Closed {
+    pub who: Who,
+    pub tgid: u32,
+    pub tid: u32,
+    pub style: Style,
+    pub fence: u64,
+    pub ask_ns: u64,
+    pub end_ns: u64,
 }
 
 /// Bound on open waits and per-thread state: beyond it the oldest are
@@ -244,7 +260,7 @@ impl Waits {
                 match kind {
                     Handed::Stub | Handed::PrivateStub => self.zero_wait(who, Style::Export),
                     Handed::Fence | Handed::Array => {
-                        let ask = Ask { at_ns: at, style: Style::Export, file };
+                        let ask = Ask { at_ns: at, tgid: m.tgid, style: Style::Export, file };
                         self.open_wait(fence, m.tid, who, ask, state(fence));
                     }
                     Handed::Unknown | Handed::Failed => {}
@@ -322,7 +338,7 @@ impl Waits {
             _ => (m.ts_ns, 0),
         };
         let who = self.who(m);
-        self.open_wait(fence, m.tid, who, Ask { at_ns: at, style, file }, state);
+        self.open_wait(fence, m.tid, who, Ask { at_ns: at, tgid: m.tgid, style, file }, state);
     }
 
     /// In-kernel waits: from wait start to wait end, on the waiting thread.
@@ -330,7 +346,7 @@ impl Waits {
         match phase {
             Phase::Entry if self.counted(m) => {
                 let who = self.who(m);
-                let ask = Ask { at_ns: m.ts_ns, style: Style::KernelWait, file: 0 };
+                let ask = Ask { at_ns: m.ts_ns, tgid: m.tgid, style: Style::KernelWait, file: 0 };
                 self.open_wait(fence, m.tid, who, ask, FenceState::Unsignalled);
             }
             Phase::Return => {
@@ -338,15 +354,27 @@ impl Waits {
                 if let Some(i) =
                     waits.iter().position(|(t, _, a)| *t == m.tid && a.style == Style::KernelWait)
                 {
-                    let (_, who, ask) = waits.swap_remove(i);
-                    self.close(who, ask, m.ts_ns);
+                    let (tid, who, ask) = waits.swap_remove(i);
+                    self.close(tid, who, ask, fence, m.ts_ns);
                 }
             }
             Phase::Entry => {}
         }
     }
 
-    fn close(&mut self, who: Who, ask: Ask, at: u64) {
+    fn close(&mut self, tid: u32, who: Who, ask: Ask, fence: u64, at: u64) {
+        if self.keep_closed {
+            let c = Closed {
+                who: who.clone(),
+                tgid: ask.tgid,
+                tid,
+                style: ask.style,
+                fence,
+                ask_ns: ask.at_ns,
+                end_ns: at,
+            };
+            self.closed.push(c);
+        }
         self.figures
             .entry((who, ask.style))
             .or_default()
@@ -366,7 +394,7 @@ impl Waits {
             if ask.file != 0 {
                 self.woken.insert((tid, ask.file), ());
             }
-            self.close(who, ask, at);
+            self.close(tid, who, ask, fence, at);
         }
     }
 

@@ -54,6 +54,10 @@ pub enum Command {
     Compare(CompareArgs),
     /// A live screen of fences, waits and hangs (or of a capture, --replay).
     Top(TopArgs),
+    /// A flamegraph-like SVG of time waited (or fence lifetimes) in a capture.
+    Flamegraph(FlamegraphArgs),
+    /// Convert a capture for a trace viewer (Perfetto).
+    Export(ExportArgs),
 }
 
 #[derive(Args)]
@@ -206,4 +210,35 @@ fn parse_size(s: &str) -> Result<(u16, u16), String> {
         return Err(format!("{s} is too small; fencescope top needs at least 20x10"));
     }
     Ok((w, h))
+}
+
+#[derive(Args)]
+pub struct FlamegraphArgs {
+    /// A capture written by `fencescope record`.
+    #[arg(required_unless_present = "diff")]
+    pub file: Option<PathBuf>,
+    /// The SVG to write.
+    #[arg(short = 'o', long = "output", value_name = "OUT.svg")]
+    pub output: PathBuf,
+    /// Weigh fence lifetimes (driver → timeline → stage) instead of time
+    /// waited (process → thread → style → driver → timeline → stage).
+    #[arg(long)]
+    pub lifetimes: bool,
+    /// A differential graph: AFTER's stacks, red where they grew since
+    /// BEFORE, blue where they shrank.
+    #[arg(long, num_args = 2, value_names = ["BEFORE", "AFTER"], conflicts_with = "file")]
+    pub diff: Option<Vec<PathBuf>>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    /// A capture written by `fencescope record`.
+    pub file: PathBuf,
+    /// Write a trace Perfetto (ui or trace_processor) and chrome://tracing open.
+    #[arg(long, value_name = "OUT.json")]
+    pub perfetto: PathBuf,
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }

@@ -3,11 +3,13 @@
 //! library crates; each command below wires a source to an output.
 mod cli;
 mod compare;
+mod flamegraph;
 mod histogram;
 mod kernel;
 mod layout;
 mod live;
 mod markdown;
+mod perfetto;
 mod plan;
 mod probe;
 mod report;
@@ -33,6 +35,8 @@ fn main() {
         cli::Command::Dump(a) => report::dump(&a),
         cli::Command::Compare(a) => compare::run(&a),
         cli::Command::Top(a) => top::run(&a, !cli.no_btf),
+        cli::Command::Flamegraph(a) => flamegraph::run(&a),
+        cli::Command::Export(a) => perfetto::run(&a),
     };
     match result {
         Ok(code) => std::process::exit(code),

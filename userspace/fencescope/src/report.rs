@@ -15,9 +15,18 @@ pub fn replay(
     path: &std::path::Path,
     filter: &crate::cli::FilterArgs,
 ) -> Result<(Engine, capture::Info)> {
+    replay_into(path, filter, |e| e)
+}
+
+/// [`replay`] into an engine `setup` adjusts (e.g. to keep stacks).
+pub fn replay_into(
+    path: &std::path::Path,
+    filter: &crate::cli::FilterArgs,
+    setup_more: impl FnOnce(Engine) -> Engine,
+) -> Result<(Engine, capture::Info)> {
     let cap = capture::read(path)?;
     let setup: EngineSetup = serde_json::from_value(cap.info.engine.clone()).unwrap_or_default();
-    let mut engine = setup.engine(filter.filter());
+    let mut engine = setup_more(setup.engine(filter.filter()));
     let mut malformed = 0u64;
     let outcome = cap.for_each(|rec| match Event::decode(rec) {
         Ok(ev) => engine.feed(&ev),
