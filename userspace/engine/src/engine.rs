@@ -121,6 +121,8 @@ pub struct Engine {
     signals_without_init: u64,
     unnamed: u64,
     dropped: u64,
+    /// The last `Drops` record: cumulative drops by record kind (the slot).
+    dropped_by_kind: [u64; fencescope_schema::DROP_SLOTS as usize],
     evicted: u64,
     waits: Waits,
     /// Threads inside `vb2_buffer_done`: entry time, whether a fence
@@ -170,6 +172,7 @@ impl Engine {
             signals_without_init: 0,
             unnamed: 0,
             dropped: 0,
+            dropped_by_kind: [0; fencescope_schema::DROP_SLOTS as usize],
             evicted: 0,
             waits: Waits::default(),
             vb2_calls: FxHashMap::default(),
@@ -284,7 +287,10 @@ impl Engine {
             Body::FenceSignaled { fence, .. } => self.signal(fence, ts, Some(m.tid)),
             Body::FenceDestroy { fence } => self.destroy(fence),
             // Cumulative since the session began: the latest is the total.
-            Body::Drops { by_kind } => self.dropped = by_kind.iter().sum(),
+            Body::Drops { by_kind } => {
+                self.dropped = by_kind.iter().sum();
+                self.dropped_by_kind = by_kind;
+            }
             Body::ResvAdd { fence, usage, .. } => self.resv_add(fence, usage, ts),
             Body::Export { phase, object, ret } => {
                 let fences = &self.fences;

@@ -152,6 +152,16 @@ impl Engine {
             signals_without_init: self.signals_without_init + self.early_signals.len() as u64,
             unnamed,
             dropped: self.dropped,
+            dropped_by_kind: self
+                .dropped_by_kind
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(k, n)| {
+                    let kind = fencescope_schema::Kind::from_u16(k as u16);
+                    (kind.map_or_else(|| format!("kind {k}"), |k| k.name().into()), *n)
+                })
+                .collect(),
             evicted: self.evicted,
             waits,
             exports,

@@ -359,3 +359,15 @@ fn stacks_file_waits_under_the_fence_waited_on() {
     );
     assert!(Engine::default().stacks().is_none());
 }
+
+#[test]
+fn drops_are_kept_by_kind() {
+    let mut by_kind = [0u64; fencescope_schema::DROP_SLOTS as usize];
+    by_kind[1] = 5;
+    by_kind[3] = 2;
+    let mut s = Stream::new();
+    s.push(MS, Body::Drops { by_kind });
+    let sum = s.run();
+    assert_eq!(sum.dropped, 7);
+    assert_eq!(sum.dropped_by_kind, [("fence init".into(), 5), ("fence signalled".into(), 2)]);
+}

@@ -155,8 +155,11 @@ pub struct Summary {
     pub signals_without_init: u64,
     /// Inits whose driver/timeline names never arrived (filed as "?").
     pub unnamed: u64,
-    /// Records the kernel side could not emit (ring buffer full), by kind.
+    /// Records the kernel side could not emit (ring buffer full).
     pub dropped: u64,
+    /// The same, by record kind (only kinds that lost any).
+    #[serde(default)]
+    pub dropped_by_kind: Vec<(String, u64)>,
     /// In-flight fences forgotten because the tracking table was full.
     pub evicted: u64,
     pub waits: Vec<WaitSummary>,

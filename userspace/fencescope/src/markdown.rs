@@ -32,6 +32,11 @@ pub fn markdown(s: &Summary, kernel: &str) -> String {
         s.evicted,
         s.unnamed
     );
+    if !s.dropped_by_kind.is_empty() {
+        let kinds: Vec<String> =
+            s.dropped_by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let _ = writeln!(o, "Dropped by kind: {}.\n", kinds.join(", "));
+    }
     let _ = writeln!(o, "### Fence lifetimes, init → signalled (ms)\n");
     let rows = s
         .groups

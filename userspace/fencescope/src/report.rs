@@ -174,6 +174,11 @@ pub fn text(s: &Summary, kernel: &str) -> String {
         "lost: {} records dropped, {} fences evicted, {} unnamed",
         s.dropped, s.evicted, s.unnamed
     );
+    if !s.dropped_by_kind.is_empty() {
+        let kinds: Vec<String> =
+            s.dropped_by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let _ = writeln!(o, "  dropped: {}", kinds.join(", "));
+    }
     let _ = writeln!(o);
     let _ = writeln!(o, "fence lifetimes, init -> signalled (ms)");
     let _ = writeln!(
@@ -402,6 +407,7 @@ mod tests {
             signals_without_init: 3,
             unnamed: 0,
             dropped: 7,
+            dropped_by_kind: vec![("fence init".into(), 5), ("fence signalled".into(), 2)],
             evicted: 0,
             waits: vec![
                 WaitSummary {
@@ -475,6 +481,12 @@ mod tests {
         for line in text(&sample(), "6.12.117+deb13-amd64").lines() {
             assert!(line.chars().count() <= 72, "{line:?}");
         }
+    }
+
+    #[test]
+    fn json_report_snapshot() {
+        // Field names are what scripts read: a rename shows up here.
+        insta::assert_snapshot!(render(&sample(), Format::Json, "6.12.117+deb13-amd64"));
     }
 
     #[test]

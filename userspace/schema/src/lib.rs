@@ -73,6 +73,26 @@ impl Kind {
         }
     }
 
+    /// What a report calls records of this kind.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Kind::FenceInit => "fence init",
+            Kind::FenceNames => "fence names",
+            Kind::FenceSignaled => "fence signalled",
+            Kind::FenceDestroy => "fence destroy",
+            Kind::ResvAdd => "resv add",
+            Kind::Export => "export",
+            Kind::SyncFile => "sync_file",
+            Kind::DmaBufPoll => "dma-buf poll",
+            Kind::AddCallback => "add callback",
+            Kind::Vb2Done => "vb2 done",
+            Kind::FenceWait => "fence wait",
+            Kind::Vb2Buf => "vb2 buffer",
+            Kind::ArrayCreate => "array create",
+            Kind::Drops => "drops",
+        }
+    }
+
     /// Size in bytes of the whole record (header included) of this kind.
     pub const fn record_len(self) -> usize {
         match self {
