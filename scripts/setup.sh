@@ -50,8 +50,9 @@ apt_archive() {
     die "no Debian archive found in the apt sources"
 }
 
-# The test VM's, and tmux for the end-to-end test of `top` in a real terminal.
-VM_PACKAGES=(qemu-system-x86 qemu-system-arm busybox-static kmod cpio xz-utils tmux)
+# The test VM's; tmux for `top` in a real terminal; Prometheus (and promtool)
+# for the metrics endpoint's test.
+VM_PACKAGES=(qemu-system-x86 qemu-system-arm busybox-static kmod cpio xz-utils tmux prometheus)
 
 setup_packages() {
     local missing=() p

@@ -3,6 +3,7 @@
 pub mod bench_report;
 pub mod build;
 pub mod cache;
+pub mod dist;
 pub mod initramfs;
 pub mod kernels;
 pub mod qemu;

@@ -48,6 +48,12 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "6.12")]
         kernel: Series,
     },
+    /// A static binary and a tarball (README, licences, dashboards, SHA256SUMS)
+    /// for one architecture, in target/dist.
+    Dist {
+        #[arg(long, value_enum, default_value = "x86_64")]
+        target: Arch,
+    },
     /// Time and peak memory of `fencescope report` on a large capture.
     BenchReport {
         #[arg(long, default_value_t = 10_000_000)]
@@ -79,6 +85,11 @@ fn dispatch() -> Result<()> {
         Cmd::Test { no_vm } => test(no_vm),
         Cmd::Vm { kernel, arch, scenario, console } => vm(kernel, arch, &scenario, console),
         Cmd::Bench { kernel } => bench(kernel),
+        Cmd::Dist { target } => {
+            let d = xtask::dist::dist(target)?;
+            println!("{}\nsha256 {}", d.tarball.display(), d.sha256);
+            Ok(())
+        }
         Cmd::BenchReport { events } => xtask::bench_report::bench_report(events),
         Cmd::Kernels { arch } => {
             for s in [Series::V6_12, Series::V6_1, Series::V7_2] {
@@ -198,6 +209,9 @@ fn test(no_vm: bool) -> Result<()> {
     run(cargo().args(["fmt", "--all", "--check"])).context("cargo fmt: run `cargo fmt --all`")?;
     run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     run(cargo().args(["test", "--workspace", "--exclude", "fencescope-ebpf"]))?;
+    // The release tarballs of both architectures (static builds the VM
+    // tests use too).
+    run(cargo().args(["test", "-p", "xtask", "--test", "dist", "--", "--ignored"]))?;
     if !no_vm {
         // One guest at a time: two TCG guests on two cores distort timings.
         run(cargo().args([

@@ -457,20 +457,23 @@ for f in truth.json killed.json report.err; do emit $f /tmp/$f; done
 }
 
 /// `top` live on the truth workload, headless on a 100×30 screen, recording
-/// what it shows; the capture's report is the reference for the screen.
+/// what it shows and serving metrics; the capture's report is the reference
+/// for the screen and the endpoint.
 pub fn top() -> Scenario {
     let script = format!(
         r#"{WARM_UP}
-fencescope top --headless 100x30 --attach raw-tracepoint --interval 500 -o /tmp/top.fsc >/tmp/top.txt 2>/tmp/top.err &
+ifconfig lo 127.0.0.1 up
+fencescope top --headless 100x30 --attach raw-tracepoint --interval 500 -o /tmp/top.fsc --serve 127.0.0.1:9464 >/tmp/top.txt 2>/tmp/top.err &
 T=$!
 wait_for /tmp/top.err watching 120 || exit 1
 {WARM_DONE}
 {workload} >/tmp/truth.json || exit 1
-sleep 1
+sleep 1.5
+wget -q -O /tmp/metrics.txt http://127.0.0.1:9464/metrics || exit 1
 kill -INT $T
 wait $T || {{ cat /tmp/top.err; exit 1; }}
 fencescope report /tmp/top.fsc --format json >/tmp/report.json || exit 1
-for f in top.txt top.err report.json truth.json; do emit $f /tmp/$f; done
+for f in top.txt top.err report.json truth.json metrics.txt; do emit $f /tmp/$f; done
 "#,
         workload = workload_cmd()
     );

@@ -533,4 +533,14 @@ fn top_on_6_12_x86_64() {
     assert!(screen.contains(&format!("{} fences", report.real_fences())), "{screen}");
     let status = screen.lines().rev().find(|l| !l.is_empty()).unwrap();
     assert!(status.starts_with(&format!("drops {} · evicted {}", report.dropped, report.evicted)));
+    // The live metrics endpoint, beside top, counts the same fences.
+    let metrics = boot.file("metrics.txt").unwrap();
+    let line =
+        format!("fencescope_fences_total{{driver=\"vgem\",timeline=\"unbound\"}} {}", g.fences);
+    assert!(metrics.lines().any(|l| l == line), "{line} not in\n{metrics}");
+    let count = format!(
+        "fencescope_fence_lifetime_seconds_count{{driver=\"vgem\",timeline=\"unbound\"}} {}",
+        g.lifetime.count
+    );
+    assert!(metrics.lines().any(|l| l == count), "{count} not in\n{metrics}");
 }

@@ -9,6 +9,8 @@ pub struct Distributions {
     pub lifetimes: std::collections::BTreeMap<String, hdrhistogram::Histogram<u64>>,
     pub waits: std::collections::BTreeMap<String, hdrhistogram::Histogram<u64>>,
     pub exports: std::collections::BTreeMap<String, hdrhistogram::Histogram<u64>>,
+    /// vb2_buffer_done entry → signal, by "driver/timeline".
+    pub vb2_to_signal: std::collections::BTreeMap<String, hdrhistogram::Histogram<u64>>,
 }
 
 impl Engine {
@@ -44,8 +46,15 @@ impl Engine {
             .filter(|g| !g.hidden && !g.stub && !g.lifetime.is_empty())
             .map(|g| (format!("{}/{}", g.driver, g.timeline), g.lifetime.inner().clone()))
             .collect();
+        let vb2_to_signal = self
+            .groups
+            .iter()
+            .filter(|g| !g.hidden && !g.stub && !g.vb2_to_signal.is_empty())
+            .map(|g| (format!("{}/{}", g.driver, g.timeline), g.vb2_to_signal.inner().clone()))
+            .collect();
         let (waits, exports) = self.waits.distributions();
         Distributions {
+            vb2_to_signal,
             lifetimes,
             waits: waits.into_iter().collect(),
             exports: exports.into_iter().collect(),

@@ -58,6 +58,8 @@ pub enum Command {
     Flamegraph(FlamegraphArgs),
     /// Convert a capture for a trace viewer (Perfetto).
     Export(ExportArgs),
+    /// Serve the figures to Prometheus on /metrics (live, or a capture's).
+    Serve(ServeArgs),
 }
 
 #[derive(Args)]
@@ -134,6 +136,8 @@ pub struct WatchArgs {
     /// With --interval: stop after this many reports.
     #[arg(long, value_name = "N", requires = "interval")]
     pub count: Option<u64>,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 #[derive(Args)]
@@ -146,6 +150,8 @@ pub struct RecordArgs {
     /// Also print the report of what was recorded when recording ends.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub report: Option<Format>,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 #[derive(Args)]
@@ -200,6 +206,8 @@ pub struct TopArgs {
     /// 100x30) and print the last screen on exit. For scripts and tests.
     #[arg(long, value_name = "COLSxROWS", value_parser = parse_size)]
     pub headless: Option<(u16, u16)>,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 fn parse_size(s: &str) -> Result<(u16, u16), String> {
@@ -241,4 +249,31 @@ pub struct ExportArgs {
     pub perfetto: PathBuf,
     #[command(flatten)]
     pub filter: FilterArgs,
+}
+
+/// Where metrics are served, and how many series a family may have.
+#[derive(Args, Clone)]
+pub struct MetricsArgs {
+    /// Also serve the figures on http://ADDR:PORT/metrics (read-only).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub serve: Option<std::net::SocketAddr>,
+    /// Series per metric family at most; the rest fold into one whose
+    /// labels are "_other" (label values come from process and driver names).
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub max_series: usize,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub live: LiveArgs,
+    /// Where to listen (loopback unless told otherwise).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9464")]
+    pub listen: std::net::SocketAddr,
+    /// Serve a capture's figures instead of the live kernel's.
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
+    /// Series per metric family at most (see --max-series of record).
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub max_series: usize,
 }

@@ -9,6 +9,7 @@ mod kernel;
 mod layout;
 mod live;
 mod markdown;
+mod metrics;
 mod perfetto;
 mod plan;
 mod probe;
@@ -37,6 +38,7 @@ fn main() {
         cli::Command::Top(a) => top::run(&a, !cli.no_btf),
         cli::Command::Flamegraph(a) => flamegraph::run(&a),
         cli::Command::Export(a) => perfetto::run(&a),
+        cli::Command::Serve(a) => metrics::run(&a, !cli.no_btf),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -9,6 +9,7 @@ use fencescope_engine::{Engine, Event};
 use crate::cli::{LiveArgs, RecordArgs, WatchArgs};
 use crate::kernel;
 use crate::live::{Flow, Session, Sink};
+use crate::metrics::Metrics;
 use crate::report;
 
 /// How the engine must read a session's records; kept in captures so a
@@ -39,6 +40,8 @@ impl EngineSetup {
 /// mismatch between the object and this binary, which the build prevents).
 pub(crate) struct EngineSink {
     pub(crate) engine: Engine,
+    /// `--serve`: the figures published for the metrics endpoint.
+    pub(crate) metrics: Option<Metrics>,
     malformed: u64,
     interval: Option<Interval>,
 }
@@ -53,7 +56,7 @@ struct Interval {
 
 impl EngineSink {
     pub(crate) fn new(setup: EngineSetup, filter: fencescope_engine::Filter) -> Self {
-        EngineSink { engine: setup.engine(filter), malformed: 0, interval: None }
+        EngineSink { engine: setup.engine(filter), metrics: None, malformed: 0, interval: None }
     }
 
     pub(crate) fn feed(&mut self, bytes: &[u8]) {
@@ -61,6 +64,30 @@ impl EngineSink {
             Ok(ev) => self.engine.feed(&ev),
             Err(_) => self.malformed += 1,
         }
+    }
+
+    /// Publishes the figures for `--serve` (once a second).
+    pub(crate) fn publish(&mut self) {
+        if let Some(m) = self.metrics.as_mut() {
+            m.publish(&self.engine, false);
+        }
+    }
+
+    /// Streams `session` into `sink` until `stop`, serving metrics beside
+    /// it when `listener` is given (`--serve`).
+    pub(crate) fn stream<S: Sink>(
+        session: Session,
+        duration: Option<f64>,
+        sink: &mut S,
+        listener: Option<std::net::TcpListener>,
+        metrics: impl Fn(&S) -> Option<&Metrics>,
+    ) -> Result<()> {
+        runtime()?.block_on(async {
+            if let (Some(l), Some(m)) = (listener, metrics(sink)) {
+                m.spawn(l);
+            }
+            session.stream(stop(duration), sink).await
+        })
     }
 
     pub(crate) fn warn(&self) {
@@ -79,6 +106,7 @@ impl Sink for EngineSink {
     }
 
     fn tick(&mut self) -> Result<Flow> {
+        self.publish();
         let Some(iv) = self.interval.as_mut() else { return Ok(Flow::Continue) };
         if std::time::Instant::now() < iv.next {
             return Ok(Flow::Continue);
@@ -167,6 +195,7 @@ impl Sink for RecordSink {
 
     fn tick(&mut self) -> Result<Flow> {
         self.capture.tick()?;
+        self.live.publish();
         Ok(Flow::Continue)
     }
 }
@@ -206,8 +235,10 @@ pub(crate) fn open(live: &LiveArgs, use_btf: bool) -> Result<Session> {
 }
 
 pub fn watch(a: &WatchArgs, use_btf: bool) -> Result<i32> {
+    let (metrics, listener) = Metrics::from_args(&a.metrics)?.unzip();
     let session = open(&a.live, use_btf)?;
     let mut sink = EngineSink::new(EngineSetup::of(&session), a.live.filter.filter());
+    sink.metrics = metrics;
     if let Some(secs) = a.interval {
         if secs <= 0.0 {
             anyhow::bail!("--interval must be more than 0 seconds");
@@ -220,7 +251,7 @@ pub fn watch(a: &WatchArgs, use_btf: bool) -> Result<i32> {
             format: a.format,
         });
     }
-    runtime()?.block_on(session.stream(stop(a.live.duration), &mut sink))?;
+    EngineSink::stream(session, a.live.duration, &mut sink, listener, |s| s.metrics.as_ref())?;
     sink.warn();
     if sink.interval.is_none() {
         print!("{}", report::render_engine(&sink.engine, a.format, &kernel::release()));

@@ -16,6 +16,7 @@ use ratatui::{DefaultTerminal, Terminal};
 use crate::cli::TopArgs;
 use crate::kernel;
 use crate::live::{Flow, Sink};
+use crate::metrics::Metrics;
 use crate::session::{self, Capture, EngineSetup, EngineSink};
 
 /// The oldest unsignalled fences listed.
@@ -173,21 +174,25 @@ impl Sink for TopSink {
         if let Some(c) = self.capture.as_mut() {
             c.tick()?;
         }
+        self.live.publish();
         self.ui.tick(&mut self.live.engine, kernel::monotonic_ns(), false)
     }
 }
 
 fn live(a: &TopArgs, use_btf: bool) -> Result<i32> {
+    let (metrics, listener) = Metrics::from_args(&a.metrics)?.unzip();
     let session = session::open(&a.live, use_btf)?;
     let capture = match &a.output {
         Some(path) => Some(Capture::create(path, &session)?),
         None => None,
     };
     let source = format!("live {}, {}", kernel::release(), session.attached.mode);
-    let live = EngineSink::new(EngineSetup::of(&session), a.live.filter.filter());
+    let mut live = EngineSink::new(EngineSetup::of(&session), a.live.filter.filter());
+    live.metrics = metrics;
     let mut sink = TopSink { live, capture, ui: Ui::new(a, source)? };
-    let streamed =
-        session::runtime()?.block_on(session.stream(session::stop(a.live.duration), &mut sink));
+    let streamed = EngineSink::stream(session, a.live.duration, &mut sink, listener, |s| {
+        s.live.metrics.as_ref()
+    });
     let TopSink { mut live, capture, mut ui } = sink;
     let last = ui.tick(&mut live.engine, kernel::monotonic_ns(), true);
     ui.close();
@@ -230,12 +235,16 @@ fn load(a: &TopArgs, path: &Path) -> Result<(Vec<Event>, Engine, String)> {
 /// stops while the screen is paused. Headless, it ends with the capture;
 /// on a terminal the last screen stays until `q`.
 fn replay(a: &TopArgs, path: &Path) -> Result<i32> {
+    let (mut metrics, listener) = Metrics::from_args(&a.metrics)?.unzip();
     let (events, mut engine, source) = load(a, path)?;
     let mut ui = Ui::new(a, source)?;
     let first = events.first().map_or(0, |e| e.meta.ts_ns);
     let last = events.last().map_or(0, |e| e.meta.ts_ns);
     let headless = a.headless.is_some();
     let run = async {
+        if let (Some(l), Some(m)) = (listener, &metrics) {
+            m.spawn(l);
+        }
         let stop = session::stop(a.live.duration);
         tokio::pin!(stop);
         let mut tick = tokio::time::interval(Duration::from_millis(50));
@@ -254,6 +263,9 @@ fn replay(a: &TopArgs, path: &Path) -> Result<i32> {
                         next += 1;
                     }
                     let now_ns = (clock as u64).min(last);
+                    if let Some(m) = metrics.as_mut() {
+                        m.publish(&engine, false);
+                    }
                     if ui.tick(&mut engine, now_ns, false)? == Flow::Stop {
                         return Ok(());
                     }

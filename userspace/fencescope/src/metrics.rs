@@ -1,0 +1,103 @@
+//! `fencescope serve`, and `--serve` beside watch, record and top: one
+//! collector (the engine), the metrics endpoint as one more output. The
+//! exposition is re-encoded once a second from the engine's figures.
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow};
+use fencescope_engine::Engine;
+use fencescope_metrics::http::{self, Published};
+
+use crate::cli::{MetricsArgs, ServeArgs};
+use crate::live::{Flow, Sink};
+use crate::session::{self, EngineSetup, EngineSink};
+
+/// Publishes the engine's figures for the endpoint.
+pub(crate) struct Metrics {
+    published: Published,
+    max_series: usize,
+    next: Instant,
+}
+
+impl Metrics {
+    /// Binds the endpoint (a busy port fails here, before any probe is
+    /// attached) and returns the publisher and the listener to serve.
+    pub(crate) fn bind(
+        addr: std::net::SocketAddr,
+        max_series: usize,
+    ) -> Result<(Metrics, std::net::TcpListener)> {
+        let listener = http::bind(addr).map_err(|e| anyhow!(e))?;
+        eprintln!("fencescope: serving metrics on http://{addr}/metrics");
+        let m = Metrics { published: Published::default(), max_series, next: Instant::now() };
+        Ok((m, listener))
+    }
+
+    pub(crate) fn from_args(a: &MetricsArgs) -> Result<Option<(Metrics, std::net::TcpListener)>> {
+        a.serve.map(|addr| Metrics::bind(addr, a.max_series)).transpose()
+    }
+
+    /// New figures, at most once a second unless `force`.
+    pub(crate) fn publish(&mut self, engine: &Engine, force: bool) {
+        if !force && Instant::now() < self.next {
+            return;
+        }
+        self.next = Instant::now() + Duration::from_secs(1);
+        let f = fencescope_metrics::figures(
+            &engine.summary(),
+            &engine.distributions(),
+            self.max_series,
+        );
+        self.published.set(fencescope_metrics::encode(f));
+    }
+
+    /// Starts answering on `listener` in the current tokio runtime.
+    pub(crate) fn spawn(&self, listener: std::net::TcpListener) {
+        let published = self.published.clone();
+        tokio::spawn(async move {
+            if let Err(e) = http::serve(listener, published).await {
+                eprintln!("fencescope: warning: the metrics endpoint stopped: {e}");
+            }
+        });
+    }
+}
+
+struct ServeSink {
+    live: EngineSink,
+    metrics: Metrics,
+}
+
+impl Sink for ServeSink {
+    fn record(&mut self, bytes: &[u8]) {
+        self.live.feed(bytes);
+    }
+
+    fn tick(&mut self) -> Result<Flow> {
+        self.metrics.publish(&self.live.engine, false);
+        Ok(Flow::Continue)
+    }
+}
+
+pub fn run(a: &ServeArgs, use_btf: bool) -> Result<i32> {
+    let (mut metrics, listener) = Metrics::bind(a.listen, a.max_series)?;
+    let rt = session::runtime()?;
+    match &a.replay {
+        Some(path) => {
+            let (engine, _) = crate::report::replay(path, &a.live.filter)?;
+            metrics.publish(&engine, true);
+            rt.block_on(async {
+                metrics.spawn(listener);
+                session::stop(a.live.duration).await
+            });
+        }
+        None => {
+            let session = session::open(&a.live, use_btf)?;
+            let live = EngineSink::new(EngineSetup::of(&session), a.live.filter.filter());
+            let mut sink = ServeSink { live, metrics };
+            rt.block_on(async {
+                sink.metrics.spawn(listener);
+                session.stream(session::stop(a.live.duration), &mut sink).await
+            })?;
+            sink.live.warn();
+        }
+    }
+    Ok(0)
+}
