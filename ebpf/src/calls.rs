@@ -6,8 +6,8 @@ use aya_ebpf::{
     programs::{FEntryContext, ProbeContext, RetProbeContext, TracePointContext},
 };
 use fencescope_schema::{
-    ARRAY_MEMBERS, AddCallback, ArrayCreate, EXPORT_SYNC_FILE_CMD, FenceInit, Kind, PHASE_ENTRY,
-    PHASE_RETURN, ResvAdd, Via,
+    ARRAY_MEMBERS, AddCallback, Arm, ArrayCreate, EXPORT_SYNC_FILE_CMD, FenceInit, Kind,
+    PHASE_ENTRY, PHASE_RETURN, ResvAdd, Via,
 };
 
 use crate::{
@@ -39,6 +39,15 @@ pub fn resv_add_kprobe(ctx: ProbeContext) -> i32 {
     let fence: u64 = ctx.arg(1).unwrap_or(0);
     let usage: u64 = ctx.arg(2).unwrap_or(0);
     resv_add(resv, fence, usage, Via::Kprobe);
+    0
+}
+
+/// The arm hook (`--arm-hook`, a driver's device_run): its first argument,
+/// the fence where the hook takes one, else the job's context.
+#[kprobe]
+pub fn arm_kprobe(ctx: ProbeContext) -> i32 {
+    let arg0: u64 = ctx.arg(0).unwrap_or(0);
+    emit(Kind::Arm, Arm { header: header(Kind::Arm, Via::Kprobe), arg0 });
     0
 }
 

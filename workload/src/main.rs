@@ -1,6 +1,7 @@
 //! `fence-workload`: runs inside the test VM and produces fences whose
 //! timings are known, then prints that truth as JSON on stdout.
 mod clock;
+mod m2m;
 mod uapi;
 mod v4l2;
 mod vgem;
@@ -60,6 +61,33 @@ enum Cmd {
         #[arg(long, default_value_t = 2)]
         members: u32,
     },
+    /// Decoder-like jobs on the fencefix test device, each CAPTURE buffer
+    /// handed to a KWin-like waiter (see m2m.rs for when).
+    M2m {
+        #[arg(long, default_value_t = 20)]
+        frames: u32,
+        #[arg(long, default_value_t = 4)]
+        buffers: u32,
+        /// Hand the CAPTURE buffer over at once, then hold OUTPUT back this long.
+        #[arg(long, default_value_t = 0.0)]
+        starve_ms: f64,
+        /// Without --starve-ms: hand it over this long after queueing OUTPUT.
+        #[arg(long, default_value_t = 1.0)]
+        hand_after_ms: f64,
+        #[arg(long, default_value = "kwin_wayland")]
+        waiter_comm: String,
+        /// Exit (like a crash) right after handing over this frame, its
+        /// OUTPUT never queued.
+        #[arg(long)]
+        kill_after: Option<u32>,
+        /// The waiter gives up a wait after this long.
+        #[arg(long, default_value_t = 3_000)]
+        wait_limit_ms: i32,
+        /// How the waiter asks: poll+export (KWin: poll, export if busy) or
+        /// export (always export).
+        #[arg(long, default_value = "poll+export")]
+        style: String,
+    },
     /// Stream a V4L2 capture device (MMAP buffers exported with EXPBUF).
     V4l2 {
         /// The driver whose capture device to use.
@@ -112,6 +140,33 @@ fn main() {
         Cmd::VgemArrays { arrays, members } => {
             vgem::arrays(arrays, members).and_then(|t| Ok(serde_json::to_string(&t)?))
         }
+        Cmd::M2m {
+            frames,
+            buffers,
+            starve_ms,
+            hand_after_ms,
+            waiter_comm,
+            kill_after,
+            wait_limit_ms,
+            style,
+        } => m2m::run(&m2m::Plan {
+            export_first: match style.as_str() {
+                "export" => true,
+                "poll+export" => false,
+                other => {
+                    eprintln!("fence-workload: --style {other}: want export or poll+export");
+                    std::process::exit(2);
+                }
+            },
+            frames,
+            buffers,
+            starve: Duration::from_secs_f64(starve_ms / 1e3),
+            hand_after: Duration::from_secs_f64(hand_after_ms / 1e3),
+            waiter_comm,
+            kill_after,
+            wait_limit_ms,
+        })
+        .and_then(|t| Ok(serde_json::to_string(&t)?)),
         Cmd::V4l2 { driver, buffers, frames } => {
             v4l2::stream(&driver, buffers, frames).and_then(|t| Ok(serde_json::to_string(&t)?))
         }

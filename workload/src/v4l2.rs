@@ -8,71 +8,71 @@ use serde::Serialize;
 
 use crate::uapi::{ioc_rw, ioc_w, ioctl, owned};
 
-const BUF_TYPE_VIDEO_CAPTURE: u32 = 1;
-const MEMORY_MMAP: u32 = 1;
-const CAP_VIDEO_CAPTURE: u32 = 0x1;
+pub(crate) const BUF_TYPE_VIDEO_CAPTURE: u32 = 1;
+pub(crate) const MEMORY_MMAP: u32 = 1;
+pub(crate) const CAP_VIDEO_CAPTURE: u32 = 0x1;
 
 #[repr(C)]
-struct Capability {
-    driver: [u8; 16],
-    card: [u8; 32],
-    bus_info: [u8; 32],
-    version: u32,
-    capabilities: u32,
-    device_caps: u32,
-    reserved: [u32; 3],
+pub(crate) struct Capability {
+    pub(crate) driver: [u8; 16],
+    pub(crate) card: [u8; 32],
+    pub(crate) bus_info: [u8; 32],
+    pub(crate) version: u32,
+    pub(crate) capabilities: u32,
+    pub(crate) device_caps: u32,
+    pub(crate) reserved: [u32; 3],
 }
 
 #[repr(C)]
 #[derive(Default)]
-struct RequestBuffers {
-    count: u32,
-    kind: u32,
-    memory: u32,
-    capabilities: u32,
-    flags: u8,
-    reserved: [u8; 3],
+pub(crate) struct RequestBuffers {
+    pub(crate) count: u32,
+    pub(crate) kind: u32,
+    pub(crate) memory: u32,
+    pub(crate) capabilities: u32,
+    pub(crate) flags: u8,
+    pub(crate) reserved: [u8; 3],
 }
 
 /// `struct v4l2_buffer` on 64-bit kernels (88 bytes).
 #[repr(C)]
 #[derive(Default)]
-struct Buffer {
-    index: u32,
-    kind: u32,
-    bytesused: u32,
-    flags: u32,
-    field: u32,
-    timestamp: [i64; 2],
-    timecode: [u32; 4],
-    sequence: u32,
-    memory: u32,
-    offset: u64,
-    length: u32,
-    reserved2: u32,
-    request_fd: i32,
+pub(crate) struct Buffer {
+    pub(crate) index: u32,
+    pub(crate) kind: u32,
+    pub(crate) bytesused: u32,
+    pub(crate) flags: u32,
+    pub(crate) field: u32,
+    pub(crate) timestamp: [i64; 2],
+    pub(crate) timecode: [u32; 4],
+    pub(crate) sequence: u32,
+    pub(crate) memory: u32,
+    pub(crate) offset: u64,
+    pub(crate) length: u32,
+    pub(crate) reserved2: u32,
+    pub(crate) request_fd: i32,
 }
 
 #[repr(C)]
 #[derive(Default)]
-struct ExportBuffer {
-    kind: u32,
-    index: u32,
-    plane: u32,
-    flags: u32,
-    fd: i32,
-    reserved: [u32; 11],
+pub(crate) struct ExportBuffer {
+    pub(crate) kind: u32,
+    pub(crate) index: u32,
+    pub(crate) plane: u32,
+    pub(crate) flags: u32,
+    pub(crate) fd: i32,
+    pub(crate) reserved: [u32; 11],
 }
 
 /// `_IOR('V', 0, struct v4l2_capability)`.
-const VIDIOC_QUERYCAP: u64 =
+pub(crate) const VIDIOC_QUERYCAP: u64 =
     (2 << 30) | ((size_of::<Capability>() as u64) << 16) | (b'V' as u64) << 8;
-const VIDIOC_REQBUFS: u64 = ioc_rw(b'V', 8, size_of::<RequestBuffers>());
-const VIDIOC_QBUF: u64 = ioc_rw(b'V', 15, size_of::<Buffer>());
-const VIDIOC_EXPBUF: u64 = ioc_rw(b'V', 16, size_of::<ExportBuffer>());
-const VIDIOC_DQBUF: u64 = ioc_rw(b'V', 17, size_of::<Buffer>());
-const VIDIOC_STREAMON: u64 = ioc_w(b'V', 18, size_of::<i32>());
-const VIDIOC_STREAMOFF: u64 = ioc_w(b'V', 19, size_of::<i32>());
+pub(crate) const VIDIOC_REQBUFS: u64 = ioc_rw(b'V', 8, size_of::<RequestBuffers>());
+pub(crate) const VIDIOC_QBUF: u64 = ioc_rw(b'V', 15, size_of::<Buffer>());
+pub(crate) const VIDIOC_EXPBUF: u64 = ioc_rw(b'V', 16, size_of::<ExportBuffer>());
+pub(crate) const VIDIOC_DQBUF: u64 = ioc_rw(b'V', 17, size_of::<Buffer>());
+pub(crate) const VIDIOC_STREAMON: u64 = ioc_w(b'V', 18, size_of::<i32>());
+pub(crate) const VIDIOC_STREAMOFF: u64 = ioc_w(b'V', 19, size_of::<i32>());
 
 #[derive(Serialize)]
 pub struct Streamed {

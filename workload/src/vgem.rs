@@ -154,7 +154,7 @@ struct Stamps {
     lifetimes: Vec<(f64, f64, f64)>,
 }
 
-fn pipe() -> Result<(File, File)> {
+pub(crate) fn pipe() -> Result<(File, File)> {
     let mut fds = [0; 2];
     // SAFETY: fds has room for the two descriptors.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {

@@ -23,6 +23,11 @@ pub enum Series {
     /// Debian's development suite (sid): newer than the board's 6.19.
     #[value(name = "7.2")]
     V7_2,
+    /// 6.12 built for Debian 12 (bookworm-backports): the kernel the kernel
+    /// fixtures are built for, since its headers and kbuild tools match this
+    /// machine's compiler and C library (trixie's do not).
+    #[value(name = "6.12-bpo")]
+    V6_12Bpo,
 }
 
 impl Series {
@@ -31,6 +36,7 @@ impl Series {
             Series::V6_1 => "bookworm",
             Series::V6_12 => "trixie",
             Series::V7_2 => "sid",
+            Series::V6_12Bpo => "bookworm-backports",
         }
     }
 
@@ -39,6 +45,7 @@ impl Series {
             Series::V6_1 => "6.1",
             Series::V6_12 => "6.12",
             Series::V7_2 => "7.2",
+            Series::V6_12Bpo => "6.12-bpo",
         }
     }
 }
@@ -167,7 +174,7 @@ impl PrivateApt {
 }
 
 /// Downloads `packages` and unpacks them all into `root/tree`, afresh.
-fn unpack(apt: &PrivateApt, packages: &[String], root: &Path) -> Result<PathBuf> {
+pub(crate) fn unpack(apt: &PrivateApt, packages: &[String], root: &Path) -> Result<PathBuf> {
     let debs = root.join("debs");
     let tree = root.join("tree");
     let _ = fs::remove_dir_all(root);

@@ -4,6 +4,7 @@ pub mod bench_report;
 pub mod build;
 pub mod cache;
 pub mod dist;
+pub mod fixtures;
 pub mod initramfs;
 pub mod kernels;
 pub mod qemu;

@@ -35,7 +35,8 @@ enum Cmd {
         kernel: Series,
         #[arg(long, value_enum, default_value = "x86_64")]
         arch: Arch,
-        /// truth, waits, vivid, probe, arrays, compare, killed, top, bench or demo.
+        /// truth, waits, vivid, probe, arrays, compare, killed, top, m2m (kernel
+        /// 6.12-bpo: the fixture's), bench or demo.
         #[arg(long, default_value = "demo")]
         scenario: String,
         /// Print the whole guest console.
@@ -53,6 +54,11 @@ enum Cmd {
     Dist {
         #[arg(long, value_enum, default_value = "x86_64")]
         target: Arch,
+    },
+    /// Build a kernel fixture (fixtures/NAME) against its VM kernel's headers.
+    Fixture {
+        #[arg(default_value = "fencefix")]
+        name: String,
     },
     /// Time and peak memory of `fencescope report` on a large capture.
     BenchReport {
@@ -88,6 +94,11 @@ fn dispatch() -> Result<()> {
         Cmd::Dist { target } => {
             let d = xtask::dist::dist(target)?;
             println!("{}\nsha256 {}", d.tarball.display(), d.sha256);
+            Ok(())
+        }
+        Cmd::Fixture { name } => {
+            let (kernel, ko) = xtask::fixtures::build(&name, Arch::host())?;
+            println!("{} for {}", ko.display(), kernel.release);
             Ok(())
         }
         Cmd::BenchReport { events } => xtask::bench_report::bench_report(events),
@@ -138,8 +149,12 @@ fn vm(series: Series, arch: Arch, name: &str, console: bool) -> Result<()> {
         "killed" => scenario::killed(),
         "demo" => scenario::demo(),
         "top" => scenario::top(),
+        "m2m" => {
+            xtask::fixtures::build("fencefix", arch)?;
+            scenario::m2m()
+        }
         other => bail!(
-            "no scenario {other:?} (truth, waits, vivid, probe, arrays, compare, killed, top, bench, demo)"
+            "no scenario {other:?} (truth, waits, vivid, probe, arrays, compare, killed, top, m2m, bench, demo)"
         ),
     };
     let boot = scenario::run(&sc, &kernel, &bins)?;

@@ -190,8 +190,22 @@ fn workload_cmd() -> String {
 /// costs no wall time under icount), both attached before the workload; then
 /// the capture is replayed by `fencescope report` and sent back whole.
 pub fn truth(second_mode: &str) -> Scenario {
+    truth_with(second_mode, false)
+}
+
+/// [`truth`], on a kernel whose BTF is hidden (a tmpfs over
+/// /sys/kernel/btf) when `hide_btf`: what a board kernel built without BTF
+/// gives. `probe.txt` then says where the layout came from.
+pub fn truth_with(second_mode: &str, hide_btf: bool) -> Scenario {
+    let hide = if hide_btf {
+        "mount -t tmpfs none /sys/kernel/btf || exit 1
+"
+    } else {
+        ""
+    };
     let script = format!(
-        r#"{WARM_UP}
+        r#"{hide}fencescope probe >/tmp/probe.txt 2>&1
+{WARM_UP}
 fencescope record --attach raw-tracepoint -o /tmp/raw.fsc --report json >/tmp/raw.json 2>/tmp/raw.err &
 R=$!
 fencescope watch --attach {second_mode} --duration 30 --format json >/tmp/second.json 2>/tmp/second.err &
@@ -206,7 +220,7 @@ wait $R || {{ cat /tmp/raw.err; exit 1; }}
 wait $K || {{ cat /tmp/second.err; exit 1; }}
 fencescope report /tmp/raw.fsc --format json >/tmp/replay.json || exit 1
 base64 /tmp/raw.fsc >/tmp/raw.b64
-for f in truth.json raw.json second.json replay.json raw.err; do emit $f /tmp/$f; done
+for f in truth.json raw.json second.json replay.json raw.err probe.txt; do emit $f /tmp/$f; done
 emit raw.fsc.b64 /tmp/raw.b64
 "#,
         workload = workload_cmd()
@@ -492,4 +506,53 @@ pub fn demo() -> Scenario {
     s += "sleep 0.5\nkill -INT $W\nwait $W || { cat /tmp/watch.err; exit 1; }\n";
     s += "emit report.txt /tmp/report.txt\nemit truth.json /tmp/truth.json\n";
     Scenario::new("demo", "vgem", s, 600)
+}
+
+/// Frames per mode of the fixture scenario, and the starvation injected.
+pub const M2M_FRAMES: u32 = 20;
+pub const M2M_STARVE_MS: f64 = 200.0;
+/// fencefix's job time, and how long after committing a job the client
+/// hands its CAPTURE buffer to the waiter.
+pub const M2M_JOB_MS: u32 = 10;
+pub const M2M_HAND_AFTER_MS: f64 = 1.0;
+
+/// The series' world on the fencefix fixture: the same decoder-like client
+/// and KWin-like waiter under each mode (none, queue, run), each recorded;
+/// queue mode starved of OUTPUT; a client killed mid-job; `compare` of
+/// none against run.
+pub fn m2m() -> Scenario {
+    let script = format!(
+        r#"P=/sys/module/fencefix/parameters
+echo {M2M_JOB_MS} > $P/job_ms
+{WARM_UP}
+fence-workload m2m --frames 2 >/dev/null || exit 1
+{WARM_DONE}
+run() {{ # NAME MODE WORKLOAD-ARGS...
+    name=$1; echo $2 > $P/mode; shift 2
+    fencescope record -o /tmp/$name.fsc 2>/tmp/$name.err &
+    R=$!
+    wait_for /tmp/$name.err watching 120 || exit 1
+    fence-workload m2m "$@" >/tmp/$name.json || exit 1
+    [ -n "$LINGER" ] && sleep $LINGER
+    kill -INT $R; wait $R || {{ cat /tmp/$name.err; exit 1; }}
+    fencescope report /tmp/$name.fsc --format json >/tmp/$name.report.json || exit 1
+    fencescope report /tmp/$name.fsc >/tmp/$name.report.txt || exit 1
+    for f in $name.json $name.err $name.report.json $name.report.txt; do emit $f /tmp/$f; done
+}}
+for mode in none queue run; do
+    run $mode $mode --frames {M2M_FRAMES} --style export --hand-after-ms {M2M_HAND_AFTER_MS}
+done
+run starved queue --frames 5 --starve-ms {M2M_STARVE_MS}
+run starved-run run --frames 5 --starve-ms {M2M_STARVE_MS}
+# A crashed client: its last CAPTURE fence is never armed, never signalled;
+# the waiter, which still holds the device, gives up after 4 s.
+LINGER=2 run killed queue --frames 5 --kill-after 3 --wait-limit-ms 4000
+fencescope compare /tmp/none.fsc /tmp/run.fsc >/tmp/compare.txt 2>&1 || exit 1
+emit compare.txt /tmp/compare.txt
+"#
+    );
+    let mut sc = Scenario::new("m2m", "fencefix", script, 900);
+    // The warm-up's workload makes vgem fences.
+    sc.modules.push("vgem");
+    sc
 }

@@ -13,6 +13,7 @@ use std::collections::VecDeque;
 use rustc_hash::FxHashMap;
 
 use crate::arrays::Arrays;
+use crate::contract::Contract;
 use crate::event::{Body, Event, FenceName, Meta, Phase};
 use crate::filter::Filter;
 use crate::hist::Latency;
@@ -30,11 +31,17 @@ pub struct Limits {
     /// How long (event time) a signal whose init has not been seen waits for
     /// it before it is counted as a signal of a fence born before the session.
     pub early_signal_window_ns: u64,
+    /// A fence unsignalled this long is counted as never signalled.
+    pub never_signalled_ns: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_fences: 1 << 16, early_signal_window_ns: 1_000_000_000 }
+        Limits {
+            max_fences: 1 << 16,
+            early_signal_window_ns: 1_000_000_000,
+            never_signalled_ns: 1_000_000_000,
+        }
     }
 }
 
@@ -56,6 +63,9 @@ struct Group {
     signalled: u64,
     destroyed_unsignalled: u64,
     lifetime: Latency,
+    /// Fences of this group the arm hook armed: its fences are held to the
+    /// arming contract.
+    armed: u64,
     resv_usage: [u64; 4],
     attach_to_signal: Latency,
     vb2_to_signal: Latency,
@@ -72,6 +82,7 @@ impl Group {
             signalled: 0,
             destroyed_unsignalled: 0,
             lifetime: Latency::default(),
+            armed: 0,
             resv_usage: [0; 4],
             attach_to_signal: Latency::default(),
             vb2_to_signal: Latency::default(),
@@ -99,6 +110,18 @@ struct Fence {
     /// The task that initialised it (the one a fence made at QBUF names).
     creator_tgid: u32,
     creator: crate::event::Comm,
+    /// When the arm hook committed the job that signals it.
+    armed_ns: Option<u64>,
+    /// When, and to whom, it was first handed out unsignalled.
+    handed: Option<Hand>,
+}
+
+/// A fence handed to userspace: an export gave it, or a poll waits on it.
+#[derive(Clone, Copy, Debug)]
+struct Hand {
+    at_ns: u64,
+    tgid: u32,
+    comm: crate::event::Comm,
 }
 
 /// Events in, measurements out. Feed it in ring-buffer order.
@@ -118,6 +141,10 @@ pub struct Engine {
     events: u64,
     first_ns: Option<u64>,
     last_ns: u64,
+    /// The latest time any record speaks for, userspace's `Drops` records
+    /// included (the recorder writes one when it stops): how long a fence
+    /// still unsignalled at the end had been alive.
+    seen_until_ns: u64,
     signals_without_init: u64,
     unnamed: u64,
     dropped: u64,
@@ -140,6 +167,7 @@ pub struct Engine {
     stacks: Option<Stacks>,
     /// Every fence's and wait's span, when asked for.
     trace: Option<Trace>,
+    contract: Contract,
 }
 
 /// The key a fence gets when no address is known (classic tracepoints
@@ -169,6 +197,7 @@ impl Engine {
             events: 0,
             first_ns: None,
             last_ns: 0,
+            seen_until_ns: 0,
             signals_without_init: 0,
             unnamed: 0,
             dropped: 0,
@@ -184,6 +213,7 @@ impl Engine {
             filter: Filter::default(),
             stacks: None,
             trace: None,
+            contract: Contract::default(),
         }
     }
 
@@ -271,6 +301,7 @@ impl Engine {
             self.first_ns.get_or_insert(ts);
             self.last_ns = self.last_ns.max(ts);
         }
+        self.seen_until_ns = self.seen_until_ns.max(ts);
         let m = &ev.meta;
         match ev.body {
             Body::FenceInit { fence, context, seqno } => self.init(fence, context, seqno, m),
@@ -299,12 +330,18 @@ impl Engine {
             Body::SyncFile { fence, context, .. } => {
                 let array = self.is_array(fence);
                 self.waits.sync_file(m, fence, context, array);
+                self.hand(fence, m);
             }
             Body::DmaBufPoll { phase, file, mask } => self.waits.poll(m, phase, file, mask),
             Body::AddCallback { fence, func } => {
                 let state = fence_state(&self.fences, fence);
                 self.waits.add_callback(m, fence, func, state);
+                let s = self.waits.symbols;
+                if func != 0 && (func == s.dma_buf_poll_cb || func == s.fence_check_cb_func) {
+                    self.hand(fence, m);
+                }
             }
+            Body::Arm { arg0 } => self.arm(arg0, ts),
             Body::Vb2Done { phase, .. } => self.vb2_done(m, phase),
             Body::FenceWait { phase, fence } => self.waits.kernel_wait(m, phase, fence),
             Body::Vb2Buf { queue, vb, stage } => self.vb2_bufs.stage(queue, vb, stage, ts),
@@ -390,6 +427,8 @@ impl Engine {
             seqno,
             creator_tgid: m.tgid,
             creator: m.comm,
+            armed_ns: None,
+            handed: None,
         };
         let (fences, groups) = (&self.fences, &self.groups);
         self.arrays.born(m.tid, |member| {
@@ -492,6 +531,7 @@ impl Engine {
         fence.signal_ns = ts;
         fence.vb2_done_ns = vb2;
         let f = *fence;
+        self.contract_on_signal(&f, ts);
         if self.trace.is_some()
             && let Some(span) = self.span(&f, ts)
         {
@@ -560,6 +600,7 @@ impl Engine {
         self.waits.forget(addr);
         if fence.lifetime_ns.is_none() {
             self.groups[g].destroyed_unsignalled += 1;
+            self.contract_on_destroy(&fence);
             if self.trace.is_some()
                 && let Some(span) = self.span(&fence, self.last_ns)
             {
@@ -626,6 +667,9 @@ fn fence_state(fences: &FxHashMap<u64, Fence>, addr: u64) -> FenceState {
 #[path = "engine_summary.rs"]
 mod summary_impl;
 pub use summary_impl::Distributions;
+
+#[path = "engine_contract.rs"]
+mod contract_impl;
 
 #[cfg(test)]
 #[path = "engine_tests.rs"]

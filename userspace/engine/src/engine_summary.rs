@@ -11,6 +11,8 @@ pub struct Distributions {
     pub exports: std::collections::BTreeMap<String, hdrhistogram::Histogram<u64>>,
     /// vb2_buffer_done entry → signal, by "driver/timeline".
     pub vb2_to_signal: std::collections::BTreeMap<String, hdrhistogram::Histogram<u64>>,
+    /// Created → armed, of every armed fence.
+    pub unarmed_window: Option<hdrhistogram::Histogram<u64>>,
 }
 
 impl Engine {
@@ -27,6 +29,7 @@ impl Engine {
         self.waits.reset_interval();
         self.vb2_bufs.reset_interval();
         self.arrays.reset_interval();
+        self.contract.reset_interval();
         self.vb2 = Vb2Summary::default();
         self.events = 0;
         self.first_ns = None;
@@ -53,7 +56,9 @@ impl Engine {
             .map(|g| (format!("{}/{}", g.driver, g.timeline), g.vb2_to_signal.inner().clone()))
             .collect();
         let (waits, exports) = self.waits.distributions();
+        let armed = &self.contract.unarmed_window;
         Distributions {
+            unarmed_window: (!armed.is_empty()).then(|| armed.inner().clone()),
             vb2_to_signal,
             lifetimes,
             waits: waits.into_iter().collect(),
@@ -92,9 +97,15 @@ impl Engine {
             .collect()
     }
 
-    /// The last event's timestamp: "now" for a replay.
+    /// The last kernel event's timestamp.
     pub fn last_ns(&self) -> u64 {
         self.last_ns
+    }
+
+    /// The latest time any record speaks for (the recorder's own records
+    /// included): "now" for a replay.
+    pub fn seen_until_ns(&self) -> u64 {
+        self.seen_until_ns
     }
 
     /// The figures so far. In-flight ages are measured to the last event.
@@ -123,7 +134,7 @@ impl Engine {
                 }
             };
             if f.lifetime_ns.is_none() {
-                let age = self.last_ns.saturating_sub(f.init_ns);
+                let age = self.seen_until_ns.saturating_sub(f.init_ns);
                 let (n, oldest) = &mut in_flight[slot];
                 *n += 1;
                 *oldest = (*oldest).max(age);
@@ -177,6 +188,7 @@ impl Engine {
             vb2,
             arrays: self.arrays.summary(),
             unpaired: self.unpaired + self.waits.dropped_open(),
+            contract: self.contract(),
         }
     }
 }

@@ -371,3 +371,81 @@ fn drops_are_kept_by_kind() {
     assert_eq!(sum.dropped, 7);
     assert_eq!(sum.dropped_by_kind, [("fence init".into(), 5), ("fence signalled".into(), 2)]);
 }
+
+/// A vb2 release fence: created at `ts` (queue time), attached at once.
+fn vb2_fence(s: &mut Stream, ts: u64, addr: u64, seqno: u64) {
+    s.init(ts, addr, 40, seqno, ("videobuf2", "vb2-release-fence"));
+    s.push(ts + 10_000, Body::ResvAdd { resv: 0x55, fence: addr, usage: 1 });
+}
+
+fn handed(s: &mut Stream, ts: u64, addr: u64) {
+    let meta = Meta {
+        ts_ns: ts,
+        cpu: 0,
+        tgid: 200,
+        tid: 200,
+        comm: Name::new("kwin_wayland"),
+        via: Some(Via::Kprobe),
+    };
+    s.events.push(Event { meta, body: Body::SyncFile { fence: addr, context: 40, seqno: 1 } });
+}
+
+#[test]
+fn a_fence_handed_out_before_it_is_armed_breaks_the_contract() {
+    let mut s = Stream::new();
+    // queue mode, starved: created, handed out, armed 200 ms later, signalled.
+    vb2_fence(&mut s, 0, 0x10, 1);
+    handed(&mut s, 50_000, 0x10);
+    s.push(200 * MS, Body::Arm { arg0: 0x10 });
+    s.signal(210 * MS, 0x10);
+    // run mode: armed at creation, handed out after.
+    vb2_fence(&mut s, 300 * MS, 0x20, 2);
+    s.push(300 * MS + 20_000, Body::Arm { arg0: 0x20 });
+    handed(&mut s, 301 * MS, 0x20);
+    s.signal(310 * MS, 0x20);
+    let c = s.run().contract;
+    assert_eq!((c.arms, c.armed, c.arms_unmatched), (2, 2, 0));
+    assert_eq!((c.handed_out, c.handed_out_unarmed), (2, 1));
+    assert_eq!(c.unarmed_window.count, 2);
+    assert!((c.unarmed_window.max_ns as f64 - 200e6).abs() < 0.2e6, "{c:?}");
+    let worst = &c.handed_out_unarmed_worst[0];
+    assert_eq!((worst.seqno, worst.handed_to.as_deref()), (1, Some("kwin_wayland")));
+    assert_eq!(
+        (worst.handed_ns, worst.armed_ns, worst.attached_ns),
+        (Some(50_000), Some(200 * MS), Some(10_000))
+    );
+    assert_eq!(c.never_signalled, 0);
+}
+
+#[test]
+fn an_arm_without_a_fence_arms_the_oldest_unarmed_series_fence() {
+    let mut s = Stream::new();
+    s.init(0, 0x90, 9, 1, ("vgem", "unbound"));
+    vb2_fence(&mut s, MS, 0x10, 1);
+    vb2_fence(&mut s, 2 * MS, 0x20, 2);
+    // hantro's device_run(ctx): the job context, not a fence.
+    s.push(5 * MS, Body::Arm { arg0: 0xdead_beef });
+    s.push(6 * MS, Body::Arm { arg0: 0xdead_beef });
+    s.push(7 * MS, Body::Arm { arg0: 0xdead_beef });
+    let c = s.run().contract;
+    assert_eq!((c.arms, c.armed, c.arms_unmatched), (3, 2, 1));
+    // The first series fence (born at 1 ms) armed at 5 ms, in hdr's precision.
+    assert!(c.unarmed_window.min_ns.abs_diff(4 * MS) < 4 * MS / 1000, "{c:?}");
+}
+
+#[test]
+fn a_fence_alive_past_the_threshold_is_never_signalled() {
+    let mut s = Stream::new();
+    vb2_fence(&mut s, 0, 0x10, 1);
+    handed(&mut s, MS, 0x10);
+    vb2_fence(&mut s, 10 * MS, 0x20, 2);
+    s.signal(20 * MS, 0x20);
+    // The last event, 3 s on: the first fence is still unsignalled.
+    s.init(3_000 * MS, 0x30, 9, 1, ("vgem", "unbound"));
+    let c = s.run().contract;
+    assert_eq!(c.never_signalled, 1);
+    let hung = &c.never_signalled_worst[0];
+    assert_eq!((hung.seqno, hung.signalled_ns, hung.age_ns), (1, None, 3_000 * MS));
+    // Handed out and never armed (no arm hook ran, but it is the series' fence).
+    assert_eq!(c.handed_out_unarmed, 1);
+}

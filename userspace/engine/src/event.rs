@@ -110,6 +110,10 @@ pub enum Body {
         count: u32,
         members: [u64; schema::ARRAY_MEMBERS],
     },
+    /// The arm hook was called with `arg0` (a fence, or a job context).
+    Arm {
+        arg0: u64,
+    },
     /// A vb2 buffer's stage (`fencescope_schema::VB2_*`).
     Vb2Buf {
         queue: u64,
@@ -239,6 +243,10 @@ impl Event {
                 let r: schema::FenceWait = read(bytes);
                 Body::FenceWait { phase: Phase::from_u32(r.phase), fence: r.fence }
             }
+            Kind::Arm => {
+                let r: schema::Arm = read(bytes);
+                Body::Arm { arg0: r.arg0 }
+            }
             Kind::ArrayCreate => {
                 let r: schema::ArrayCreate = read(bytes);
                 Body::ArrayCreate { count: r.count, members: r.members }
@@ -337,6 +345,7 @@ impl Event {
                 out,
                 schema::ArrayCreate { header: header(Kind::ArrayCreate), count, _pad: 0, members },
             ),
+            Body::Arm { arg0 } => push(out, schema::Arm { header: header(Kind::Arm), arg0 }),
             Body::Vb2Buf { queue, vb, stage } => push(
                 out,
                 schema::Vb2Buf { header: header(Kind::Vb2Buf), queue, vb, stage, _pad: 0 },
@@ -386,6 +395,7 @@ mod tests {
             Body::FenceWait { phase: Phase::Return, fence: 9 },
             Body::Vb2Buf { queue: 1, vb: 2, stage: 3 },
             Body::ArrayCreate { count: 17, members: [7; 16] },
+            Body::Arm { arg0: 0xffff_8880_0000_1000 },
         ];
         for body in bodies {
             let ev = Event { meta: meta(), body };

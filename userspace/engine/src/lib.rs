@@ -4,6 +4,7 @@
 //! replay and the tests all feed it the same [`Event`]s, so a figure is
 //! computed one way only, whichever way the events arrived.
 pub mod arrays;
+pub mod contract;
 pub mod engine;
 pub mod event;
 pub mod filter;

@@ -169,6 +169,9 @@ pub struct Summary {
     /// Records of a kind this engine does not pair yet, or that came out of
     /// order (an export return with no entry, …).
     pub unpaired: u64,
+    /// The arming contract: armed, handed out unarmed, never signalled.
+    #[serde(default)]
+    pub contract: crate::contract::ContractSummary,
 }
 
 impl Summary {

@@ -203,6 +203,15 @@ impl Waits {
         Who { process, thread }
     }
 
+    /// "process/thread" (or "thread" when the two are one) of a task seen.
+    pub fn process_of(&self, tgid: u32, thread: &Comm) -> String {
+        let thread = thread.as_str().into_owned();
+        match self.process_names.get(&tgid).map(|c| c.as_str().into_owned()) {
+            Some(p) if p != thread => format!("{p}/{thread}"),
+            _ => thread,
+        }
+    }
+
     fn zero_wait(&mut self, who: Who, style: Style) {
         self.figures.entry((who, style)).or_default().zero += 1;
     }

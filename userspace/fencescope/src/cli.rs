@@ -119,6 +119,14 @@ pub struct LiveArgs {
     /// ring's size are dropped, and counted).
     #[arg(long, hide = true)]
     pub defer_reading: bool,
+    /// A function whose call arms a fence: commits the job that signals it
+    /// (a driver's device_run; `module:function` where several modules
+    /// have one). Repeatable. When its first argument is a fence, that
+    /// fence is armed; else the oldest unarmed videobuf2 fence. Default:
+    /// whichever of fencefix_arm, hantro_vpu:device_run and
+    /// rockchip_rga:device_run exist.
+    #[arg(long, value_name = "SYMBOL")]
+    pub arm_hook: Vec<String>,
     #[command(flatten)]
     pub filter: FilterArgs,
 }

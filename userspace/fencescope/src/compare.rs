@@ -140,6 +140,18 @@ pub fn render(before: Side, after: Side, alpha: f64) -> String {
         };
         t.row("  round trip p99 us", us(pb), us(pa), delta, dist_verdict(b, a, alpha));
     }
+    let (bc, ac) = (&bs.contract, &as_.contract);
+    if crate::contract_report::worth_showing(bc) || crate::contract_report::worth_showing(ac) {
+        t.section("arming contract");
+        t.count("  fences armed", bc.armed, ac.armed);
+        let (wb, wa) = (bc.unarmed_window.max_ns, ac.unarmed_window.max_ns);
+        let some =
+            |c: &fencescope_engine::contract::ContractSummary, v: u64| (c.armed > 0).then_some(v);
+        let (wb, wa) = (some(bc, wb), some(ac, wa));
+        t.row("  unarmed window max ms", ms(wb), ms(wa), delta_ms(wb, wa), String::new());
+        t.count("  handed out unarmed", bc.handed_out_unarmed, ac.handed_out_unarmed);
+        t.count("  never signalled", bc.never_signalled, ac.never_signalled);
+    }
     t.section("in all");
     t.count("  stub exports", bs.stub_exports(), as_.stub_exports());
     let zero = |s: &Summary| s.waits.iter().map(|w| w.zero_waits).sum::<u64>();

@@ -97,17 +97,25 @@ pub struct Symbols(HashMap<String, u64>);
 impl Symbols {
     pub fn load() -> Symbols {
         let text = fs::read_to_string("/proc/kallsyms").unwrap_or_default();
-        Symbols(
-            text.lines()
-                .filter_map(|l| {
-                    let mut it = l.split_whitespace();
-                    let (addr, kind, name) = (it.next()?, it.next()?, it.next()?);
-                    // Functions, and the one data symbol the engine needs.
-                    let wanted = matches!(kind, "t" | "T" | "w" | "W") || name == "dma_fence_stub";
-                    wanted.then(|| (name.to_string(), u64::from_str_radix(addr, 16).unwrap_or(0)))
-                })
-                .collect(),
-        )
+        let mut map = HashMap::new();
+        for l in text.lines() {
+            let mut it = l.split_whitespace();
+            let (Some(addr), Some(kind), Some(name)) = (it.next(), it.next(), it.next()) else {
+                continue;
+            };
+            // Functions, and the one data symbol the engine needs.
+            if !(matches!(kind, "t" | "T" | "w" | "W") || name == "dma_fence_stub") {
+                continue;
+            }
+            let addr = u64::from_str_radix(addr, 16).unwrap_or(0);
+            // A module's function is also known as "module:function", the
+            // name kprobes take for a symbol several modules define.
+            if let Some(module) = it.next().and_then(|m| m.strip_prefix('[')?.strip_suffix(']')) {
+                map.insert(format!("{module}:{name}"), addr);
+            }
+            map.insert(name.to_string(), addr);
+        }
+        Symbols(map)
     }
 
     pub fn has(&self, name: &str) -> bool {

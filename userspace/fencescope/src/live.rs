@@ -245,6 +245,53 @@ pub fn attach_plan(ebpf: &mut Ebpf, view: &KernelView, mode: Mode) -> Result<Att
     Ok(attached)
 }
 
+/// Arm hooks tried when none is given: the fixture's, and the device_run
+/// of the drivers the series changes.
+pub const DEFAULT_ARM_HOOKS: [&str; 3] =
+    ["fencefix_arm", "hantro_vpu:device_run", "rockchip_rga:device_run"];
+
+/// Attaches the arm kprobe to each hook. A hook the user named must attach;
+/// a default one that is absent is skipped (its driver is not loaded).
+pub fn attach_arm_hooks(
+    ebpf: &mut Ebpf,
+    view: &KernelView,
+    requested: &[String],
+    attached: &mut Attached,
+) -> Result<()> {
+    let defaults: Vec<String> = DEFAULT_ARM_HOOKS.iter().map(|s| s.to_string()).collect();
+    let hooks = if requested.is_empty() { &defaults } else { requested };
+    let mut loaded = false;
+    for sym in hooks {
+        let why = if !view.kprobes {
+            Some("kprobes are not available in this kernel (CONFIG_KPROBES off)".to_string())
+        } else if !view.symbols.is_empty() && !view.symbols.has(sym) {
+            Some(format!("{sym} is not in /proc/kallsyms (inlined, or its module is not loaded)"))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            if requested.is_empty() {
+                continue;
+            }
+            bail!("cannot watch the arm hook {sym}: {why}");
+        }
+        let p: &mut KProbe = ebpf
+            .program_mut("arm_kprobe")
+            .ok_or_else(|| anyhow!("arm_kprobe is not in the eBPF object"))?
+            .try_into()?;
+        if !loaded {
+            p.load().map_err(|e| anyhow!(first_line(&e)))?;
+            loaded = true;
+        }
+        match p.attach(sym.as_str(), 0) {
+            Ok(_) => attached.hooks.push(("arm".into(), format!("kprobe {sym}"))),
+            Err(e) if requested.is_empty() => log::debug!("arm hook {sym}: {e}"),
+            Err(e) => bail!("cannot watch the arm hook {sym}: {}", first_line(&e)),
+        }
+    }
+    Ok(())
+}
+
 /// Whether a session goes on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flow {
@@ -280,10 +327,17 @@ pub struct Layout {
 }
 
 impl Session {
-    pub fn open(mode: Mode, use_btf: bool, ring_mb: u32, defer_reading: bool) -> Result<Session> {
+    pub fn open(
+        mode: Mode,
+        use_btf: bool,
+        ring_mb: u32,
+        defer_reading: bool,
+        arm_hooks: &[String],
+    ) -> Result<Session> {
         let view = KernelView::read(use_btf)?;
         let mut ebpf = load_with_ring(&view, ring_mb, defer_reading)?;
-        let attached = attach_plan(&mut ebpf, &view, mode)?;
+        let mut attached = attach_plan(&mut ebpf, &view, mode)?;
+        attach_arm_hooks(&mut ebpf, &view, arm_hooks, &mut attached)?;
         let ring = RingBuf::try_from(ebpf.take_map("EVENTS").context("no EVENTS map")?)?;
         let drops = PerCpuArray::try_from(ebpf.take_map("DROPS").context("no DROPS map")?)?;
         let layout = Layout { init_record: view.layout, fence: view.fence.clone() };
@@ -341,10 +395,9 @@ impl Session {
         while let Some(item) = ring.next() {
             sink.record(&item);
         }
-        let now = counts(&drops);
-        if now != last_drops {
-            sink.record(&drops_record(now));
-        }
+        // Always, even unchanged: it also says until when the session
+        // watched, which is how old a fence still unsignalled had got.
+        sink.record(&drops_record(counts(&drops)));
         Ok(())
     }
 }

@@ -61,6 +61,10 @@ pub fn markdown(s: &Summary, kernel: &str) -> String {
         1,
         rows,
     );
+    if crate::contract_report::worth_showing(&s.contract) {
+        let _ = writeln!(o);
+        crate::contract_report::markdown(&mut o, &s.contract);
+    }
     if !s.waits.is_empty() {
         let _ = writeln!(o, "\n### Waits, ask → signalled (ms)\n");
         let rows = s

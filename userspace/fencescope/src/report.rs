@@ -220,6 +220,7 @@ pub fn text(s: &Summary, kernel: &str) -> String {
             );
         }
     }
+    crate::contract_report::text(&mut o, &s.contract);
     waits_and_exports(&mut o, s);
     buffers(&mut o, s);
     let _ = writeln!(o);
@@ -463,6 +464,18 @@ mod tests {
                 done_to_dqbuf: lat(1_000, 2_000, 3_000, 4_000),
             },
             unpaired: 0,
+            contract: fencescope_engine::contract::ContractSummary {
+                arms: 20,
+                arms_unmatched: 0,
+                armed: 20,
+                unarmed_window: lat(200_000_000, 200_100_000, 200_300_000, 200_300_000),
+                handed_out: 20,
+                handed_out_unarmed: 20,
+                handed_out_unarmed_worst: vec![crate::contract_report::tests::starved()],
+                never_signalled: 1,
+                never_signalled_threshold_ns: 1_000_000_000,
+                never_signalled_worst: vec![],
+            },
         }
     }
 

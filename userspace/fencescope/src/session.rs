@@ -224,7 +224,8 @@ pub(crate) async fn stop(duration: Option<f64>) {
 }
 
 pub(crate) fn open(live: &LiveArgs, use_btf: bool) -> Result<Session> {
-    let session = Session::open(live.attach, use_btf, live.ring_mb, live.defer_reading)?;
+    let session =
+        Session::open(live.attach, use_btf, live.ring_mb, live.defer_reading, &live.arm_hook)?;
     let hooks: Vec<String> =
         session.attached.hooks.iter().map(|(h, w)| format!("{h}: {w}")).collect();
     eprintln!("fencescope: watching ({}); Ctrl-C to stop", hooks.join(", "));

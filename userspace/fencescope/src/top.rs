@@ -277,7 +277,7 @@ fn replay(a: &TopArgs, path: &Path) -> Result<i32> {
         }
     };
     let done: Result<()> = session::runtime()?.block_on(run);
-    let now_ns = engine.last_ns().max(first);
+    let now_ns = engine.seen_until_ns().max(first);
     let finished = ui.tick(&mut engine, now_ns, true);
     ui.close();
     done?;

@@ -223,6 +223,18 @@ pub fn figures(s: &Summary, d: &Distributions, max_series: usize) -> Figures {
             max_series,
         ),
         counter(
+            "fencescope_arm_calls",
+            "Calls of the arm hook (a driver's device_run): jobs committed.",
+            vec![(vec![], s.contract.arms)],
+            max_series,
+        ),
+        counter(
+            "fencescope_fences_handed_out_unarmed",
+            "Fences handed to userspace before their job was committed: they can wait on userspace.",
+            vec![(vec![], s.contract.handed_out_unarmed)],
+            max_series,
+        ),
+        counter(
             "fencescope_evicted_fences",
             "In-flight fences forgotten because the tracking table was full.",
             vec![(vec![], s.evicted)],
@@ -245,7 +257,28 @@ pub fn figures(s: &Summary, d: &Distributions, max_series: usize) -> Figures {
             (max_series, Fold::Max),
         ),
     ];
+    let never = s.contract.never_signalled as f64;
+    let gauges = [
+        gauges,
+        vec![gauge(
+            "fencescope_fences_never_signalled",
+            "Fences alive past the threshold, or destroyed unsignalled.",
+            false,
+            vec![(vec![], never)],
+            (max_series, Fold::Sum),
+        )],
+    ]
+    .concat();
     let histograms = vec![
+        histogram(
+            "fencescope_unarmed_window",
+            "Fence created to armed (its job committed to hardware).",
+            d.unarmed_window
+                .iter()
+                .map(|h| (vec![], Hist::from_hdr(h, &LATENCY_BUCKETS)))
+                .collect(),
+            max_series,
+        ),
         histogram(
             "fencescope_fence_lifetime",
             "Fence lifetime, init to signalled.",

@@ -10,7 +10,7 @@
 #![no_std]
 
 /// Version of the record layouts below.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Length of the driver and timeline name buffers (NUL padded).
 pub const NAME_LEN: usize = 32;
@@ -47,6 +47,9 @@ pub enum Kind {
     Vb2Buf = 12,
     /// `dma_fence_array_create`: the fences an array will hold ([`ArrayCreate`]).
     ArrayCreate = 13,
+    /// The arm hook (a driver's device_run, `--arm-hook`) was called: the
+    /// job that signals a fence is committed ([`Arm`]). Since version 3.
+    Arm = 14,
     /// Written by userspace, not the kernel: cumulative records the kernel
     /// side could not emit because the ring buffer was full ([`Drops`]).
     Drops = 100,
@@ -68,6 +71,7 @@ impl Kind {
             11 => Some(Kind::FenceWait),
             12 => Some(Kind::Vb2Buf),
             13 => Some(Kind::ArrayCreate),
+            14 => Some(Kind::Arm),
             100 => Some(Kind::Drops),
             _ => None,
         }
@@ -89,6 +93,7 @@ impl Kind {
             Kind::FenceWait => "fence wait",
             Kind::Vb2Buf => "vb2 buffer",
             Kind::ArrayCreate => "array create",
+            Kind::Arm => "arm",
             Kind::Drops => "drops",
         }
     }
@@ -107,6 +112,7 @@ impl Kind {
             Kind::FenceWait => core::mem::size_of::<FenceWait>(),
             Kind::Vb2Buf => core::mem::size_of::<Vb2Buf>(),
             Kind::ArrayCreate => core::mem::size_of::<ArrayCreate>(),
+            Kind::Arm => core::mem::size_of::<Arm>(),
             Kind::Drops => core::mem::size_of::<Drops>(),
         }
     }
@@ -198,6 +204,15 @@ pub struct FenceSignaled {
 pub struct FenceDestroy {
     pub header: Header,
     pub fence: u64,
+}
+
+/// The arm hook's call: its first argument, which is the fence when the
+/// hook takes one (fencefix_arm), else the driver's job context.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arm {
+    pub header: Header,
+    pub arg0: u64,
 }
 
 /// `dma_resv_add_fence(resv, fence, usage)`.
@@ -342,6 +357,7 @@ mod pod {
     unsafe impl aya::Pod for super::FenceNames {}
     unsafe impl aya::Pod for super::FenceSignaled {}
     unsafe impl aya::Pod for super::FenceDestroy {}
+    unsafe impl aya::Pod for super::Arm {}
     unsafe impl aya::Pod for super::Drops {}
     unsafe impl aya::Pod for super::ResvAdd {}
     unsafe impl aya::Pod for super::Call {}
@@ -365,6 +381,7 @@ mod tests {
         assert_eq!(size_of::<FenceNames>(), 112);
         assert_eq!(size_of::<FenceSignaled>(), 64);
         assert_eq!(size_of::<FenceDestroy>(), 48);
+        assert_eq!(size_of::<Arm>(), 48);
         assert_eq!(size_of::<Drops>(), 168);
         assert_eq!(size_of::<ResvAdd>(), 64);
         assert_eq!(size_of::<Call>(), 72);
@@ -391,6 +408,7 @@ mod tests {
             Kind::FenceWait,
             Kind::Vb2Buf,
             Kind::ArrayCreate,
+            Kind::Arm,
             Kind::Drops,
         ] {
             assert_eq!(Kind::from_u16(k as u16), Some(k));

@@ -243,6 +243,17 @@ fn status_line(top: &Top) -> Paragraph<'static> {
         Span::raw(" · "),
         Span::raw(format!("unpaired {}", s.unpaired)),
     ];
+    let c = &s.contract;
+    if c.handed_out_unarmed > 0 || c.never_signalled > 0 {
+        // The review's question answered live: fences that can hang a waiter.
+        let text = format!(
+            " · contract: {} handed out unarmed, {} never signalled",
+            c.handed_out_unarmed, c.never_signalled
+        );
+        spans.push(Span::styled(text, lost));
+    } else if c.arms > 0 {
+        spans.push(Span::raw(format!(" · {} armed, contract kept", c.armed)));
+    }
     if top.paused {
         spans.push(Span::styled(" · PAUSED", Style::new().fg(Color::Yellow).bold()));
     }

@@ -152,3 +152,18 @@ fn durations_are_compact() {
         [0, 850_000, 4_994_000, 20_010_000, 250 * MS, 1_204 * MS, 123 * S].map(dur).to_vec();
     assert_eq!(got, ["-", "850us", "4.99ms", "20.0ms", "250ms", "1.20s", "2m03s"]);
 }
+
+#[test]
+fn a_broken_contract_is_red_on_the_status_line() {
+    let mut t = top_with(&[], 40 * MS);
+    let mut s = summary(2);
+    s.contract.arms = 5;
+    s.contract.handed_out_unarmed = 5;
+    t.update(12 * S, s, oldest(40 * MS));
+    let term = render(&t, 100, 30);
+    let buf = term.backend().buffer();
+    let last = crate::screen_text(buf).lines().last().unwrap().to_string();
+    let at = last.find("contract: 5 handed out unarmed, 0 never signalled").expect(&last);
+    let x = last[..at].chars().count() as u16;
+    assert_eq!(buf[(x, 29)].fg, Color::Red);
+}

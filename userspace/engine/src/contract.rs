@@ -1,0 +1,104 @@
+//! The contract a fence handed to userspace must keep (the review of the
+//! videobuf2 release-fence series): it signals in finite time whatever
+//! userspace does next. So it must not be handed out before it is *armed*
+//! — before the job that signals it is committed to hardware (the arm
+//! hook, a driver's device_run) — and it must signal.
+//!
+//! Each fence's stages are kept: created, attached to a buffer (resv),
+//! armed, handed out (an export gave it, or a poll hooked a wait on it),
+//! signalled. The checks: the unarmed window (created → armed), fences
+//! handed out unarmed (they can wait on userspace), fences never signalled
+//! (alive past a threshold, or destroyed unsignalled). Each is a count, a
+//! distribution where it has one, and the worst examples with their stages.
+use serde::{Deserialize, Serialize};
+
+use crate::hist::Latency;
+use crate::summary::LatencySummary;
+
+/// How many worst examples each check keeps.
+pub const EXAMPLES: usize = 5;
+
+/// The stages of one fence, nanoseconds after its creation (None: not
+/// reached), and who it concerns.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stages {
+    pub driver: String,
+    pub timeline: String,
+    pub context: u64,
+    pub seqno: u64,
+    /// The task that created it (queued the buffer).
+    pub created_by: String,
+    pub attached_ns: Option<u64>,
+    pub armed_ns: Option<u64>,
+    pub handed_ns: Option<u64>,
+    /// Who it was first handed to ("process/thread").
+    pub handed_to: Option<String>,
+    pub signalled_ns: Option<u64>,
+    /// Alive (unsignalled) this long when last seen.
+    pub age_ns: u64,
+}
+
+/// The contract checks' figures.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContractSummary {
+    /// Calls of the arm hook seen; none means it was not attached (or the
+    /// driver never ran a job) and the armed checks say nothing.
+    pub arms: u64,
+    /// Arm calls that matched no unarmed fence.
+    pub arms_unmatched: u64,
+    /// Fences armed, and how long each was unarmed (created → armed).
+    pub armed: u64,
+    pub unarmed_window: LatencySummary,
+    /// Fences handed to userspace, and of those, before they were armed.
+    pub handed_out: u64,
+    pub handed_out_unarmed: u64,
+    /// Worst first: longest time from hand-out to arming (or to now).
+    pub handed_out_unarmed_worst: Vec<Stages>,
+    /// Alive past the threshold when the figures were taken, or destroyed
+    /// without a signal.
+    pub never_signalled: u64,
+    pub never_signalled_threshold_ns: u64,
+    pub never_signalled_worst: Vec<Stages>,
+}
+
+/// Keeps the `EXAMPLES` stages with the largest key.
+#[derive(Clone, Debug, Default)]
+pub struct Worst(Vec<(u64, Stages)>);
+
+impl Worst {
+    pub fn offer(&mut self, key: u64, stages: impl FnOnce() -> Stages) {
+        if self.0.len() == EXAMPLES && self.0.last().is_some_and(|(k, _)| *k >= key) {
+            return;
+        }
+        self.0.push((key, stages()));
+        self.0.sort_by_key(|e| std::cmp::Reverse(e.0));
+        self.0.truncate(EXAMPLES);
+    }
+
+    pub fn merged(&self, other: &Worst) -> Vec<Stages> {
+        let mut all = self.0.clone();
+        all.extend(other.0.iter().cloned());
+        all.sort_by_key(|e| std::cmp::Reverse(e.0));
+        all.into_iter().take(EXAMPLES).map(|(_, s)| s).collect()
+    }
+}
+
+/// What the engine accumulates as fences finish.
+#[derive(Clone, Debug, Default)]
+pub struct Contract {
+    pub arms: u64,
+    pub arms_unmatched: u64,
+    pub armed: u64,
+    pub unarmed_window: Latency,
+    pub handed_out: u64,
+    pub handed_out_unarmed: u64,
+    pub handed_unarmed_worst: Worst,
+    pub destroyed_unsignalled: u64,
+    pub destroyed_worst: Worst,
+}
+
+impl Contract {
+    pub fn reset_interval(&mut self) {
+        *self = Contract::default();
+    }
+}

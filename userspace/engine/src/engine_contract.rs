@@ -1,0 +1,146 @@
+//! The engine's side of the contract checks (see `contract`): arming,
+//! handing out, and the checks as fences signal, die or stay alive.
+use super::*;
+use crate::contract::{ContractSummary, Stages};
+
+/// The driver name the videobuf2 release-fence series gives its fences:
+/// an arm hook that does not take the fence arms the oldest of these.
+pub const SERIES_DRIVER: &str = "videobuf2";
+
+impl Engine {
+    /// The arm hook ran with `arg0`: arm that fence if it is one we follow,
+    /// else (a driver's device_run takes its job context) the oldest
+    /// unarmed, unsignalled fence of the series' driver — m2m drivers run
+    /// their jobs in queue order.
+    pub(super) fn arm(&mut self, arg0: u64, ts: u64) {
+        self.contract.arms += 1;
+        let unarmed = |f: &Fence| f.lifetime_ns.is_none() && f.armed_ns.is_none();
+        let target = match self.fences.get(&arg0) {
+            Some(f) if unarmed(f) => Some(arg0),
+            _ => self
+                .fences
+                .iter()
+                .filter(|(_, f)| unarmed(f))
+                .filter(|(_, f)| f.group.is_some_and(|g| self.groups[g].driver == SERIES_DRIVER))
+                .min_by_key(|(_, f)| (f.init_ns, f.serial))
+                .map(|(a, _)| *a),
+        };
+        let Some(f) = target.and_then(|a| self.fences.get_mut(&a)) else {
+            self.contract.arms_unmatched += 1;
+            return;
+        };
+        f.armed_ns = Some(ts);
+        self.contract.armed += 1;
+        self.contract.unarmed_window.record(ts.saturating_sub(f.init_ns));
+        if let Some(g) = f.group {
+            self.groups[g].armed += 1;
+        }
+    }
+
+    /// `fence` went to userspace (an export's sync_file, or a poll's wait).
+    pub(super) fn hand(&mut self, fence: u64, m: &Meta) {
+        let Some(f) = self.fences.get_mut(&fence) else { return };
+        if f.handed.is_some() || f.lifetime_ns.is_some() {
+            return;
+        }
+        f.handed = Some(Hand { at_ns: m.ts_ns, tgid: m.tgid, comm: m.comm });
+        if f.counted {
+            self.contract.handed_out += 1;
+        }
+    }
+
+    /// Whether `f` is held to the arming contract: its timeline's fences
+    /// get armed (or it is the series' own).
+    fn armable(&self, f: &Fence) -> bool {
+        f.group.is_some_and(|g| {
+            let g = &self.groups[g];
+            !g.hidden && (g.armed > 0 || g.driver == SERIES_DRIVER)
+        })
+    }
+
+    /// Handed out before it was armed: how long it then stayed unarmed.
+    fn unarmed_after_hand(&self, f: &Fence, now: u64) -> Option<u64> {
+        let hand = f.handed?.at_ns;
+        let armed = f.armed_ns.unwrap_or(u64::MAX);
+        (self.armable(f) && f.counted && hand < armed).then(|| armed.min(now).saturating_sub(hand))
+    }
+
+    pub(super) fn contract_on_signal(&mut self, f: &Fence, ts: u64) {
+        if let Some(key) = self.unarmed_after_hand(f, ts) {
+            self.contract.handed_out_unarmed += 1;
+            let stages = self.stages(f, ts);
+            self.contract.handed_unarmed_worst.offer(key, || stages);
+        }
+    }
+
+    pub(super) fn contract_on_destroy(&mut self, f: &Fence) {
+        if !f.counted || f.group.is_some_and(|g| self.groups[g].hidden) {
+            return;
+        }
+        let now = self.seen_until_ns;
+        self.contract.destroyed_unsignalled += 1;
+        let stages = self.stages(f, now);
+        self.contract.destroyed_worst.offer(now.saturating_sub(f.init_ns), || stages);
+        if let Some(key) = self.unarmed_after_hand(f, now) {
+            self.contract.handed_out_unarmed += 1;
+            let stages = self.stages(f, now);
+            self.contract.handed_unarmed_worst.offer(key, || stages);
+        }
+    }
+
+    /// `f`'s stages, relative to its creation, seen at `now`.
+    pub(super) fn stages(&self, f: &Fence, now: u64) -> Stages {
+        let (driver, timeline) = match f.group {
+            Some(g) => (self.groups[g].driver.clone(), self.groups[g].timeline.clone()),
+            None => ("?".into(), "?".into()),
+        };
+        let rel = |t: u64| t.saturating_sub(f.init_ns);
+        Stages {
+            driver,
+            timeline,
+            context: f.context,
+            seqno: f.seqno,
+            created_by: format!("{}[{}]", f.creator, f.creator_tgid),
+            attached_ns: f.resv.map(|r| rel(r.0)),
+            armed_ns: f.armed_ns.map(rel),
+            handed_ns: f.handed.map(|h| rel(h.at_ns)),
+            handed_to: f.handed.map(|h| self.waits.process_of(h.tgid, &h.comm)),
+            signalled_ns: f.lifetime_ns,
+            age_ns: f.lifetime_ns.unwrap_or_else(|| rel(now)),
+        }
+    }
+
+    /// The checks so far; fences still alive are judged at the last event.
+    pub fn contract(&self) -> ContractSummary {
+        let now = self.seen_until_ns;
+        let limit = self.limits.never_signalled_ns;
+        let c = &self.contract;
+        let mut out = ContractSummary {
+            arms: c.arms,
+            arms_unmatched: c.arms_unmatched,
+            armed: c.armed,
+            unarmed_window: c.unarmed_window.summary(),
+            handed_out: c.handed_out,
+            handed_out_unarmed: c.handed_out_unarmed,
+            never_signalled: c.destroyed_unsignalled,
+            never_signalled_threshold_ns: limit,
+            ..ContractSummary::default()
+        };
+        let mut unarmed = crate::contract::Worst::default();
+        let mut hung = crate::contract::Worst::default();
+        for f in self.fences.values().filter(|f| f.lifetime_ns.is_none() && f.counted) {
+            if let Some(key) = self.unarmed_after_hand(f, now) {
+                out.handed_out_unarmed += 1;
+                unarmed.offer(key, || self.stages(f, now));
+            }
+            let age = now.saturating_sub(f.init_ns);
+            if age >= limit && !f.group.is_some_and(|g| self.groups[g].hidden) {
+                out.never_signalled += 1;
+                hung.offer(age, || self.stages(f, now));
+            }
+        }
+        out.handed_out_unarmed_worst = c.handed_unarmed_worst.merged(&unarmed);
+        out.never_signalled_worst = c.destroyed_worst.merged(&hung);
+        out
+    }
+}

@@ -1,0 +1,248 @@
+//! A decoder-like client of the fencefix test device (fixtures/fencefix):
+//! it streams OUTPUT → CAPTURE one job at a time and hands each CAPTURE
+//! buffer (an EXPBUF dma-buf) to a compositor-like process that waits as
+//! KWin does — poll the dma-buf with no timeout; if busy, export a sync
+//! file and wait for it.
+//!
+//! When a buffer is handed over decides what the waiter meets:
+//! - by default just after the job is committed (OUTPUT queued, then
+//!   `--hand-after-ms`): the wait is the job's remaining time;
+//! - with `--starve-ms`, right after the CAPTURE buffer is queued, then the
+//!   OUTPUT is held back that long: a fence created at queue time now waits
+//!   on userspace, and so does the compositor;
+//! - `--style export` exports at once instead of polling first (an export
+//!   of a buffer with no fence gets the stub: counted "before the series");
+//! - with `--kill-after N`, frame N is handed over and the client exits
+//!   without ever queueing its OUTPUT (a crashed decoder): the waiter, which
+//!   still holds the device and the buffer, waits until `--wait-limit-ms`.
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+
+use crate::clock::{self, Clock};
+use crate::uapi::{ioctl, owned};
+use crate::v4l2::{
+    BUF_TYPE_VIDEO_CAPTURE, Buffer, Capability, ExportBuffer, MEMORY_MMAP, RequestBuffers,
+    VIDIOC_DQBUF, VIDIOC_EXPBUF, VIDIOC_QBUF, VIDIOC_QUERYCAP, VIDIOC_REQBUFS, VIDIOC_STREAMON,
+};
+use crate::vgem::{export_sync_file, pipe, readable};
+
+const BUF_TYPE_VIDEO_OUTPUT: u32 = 2;
+const CAP_VIDEO_OUTPUT: u32 = 0x2;
+
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub frames: u32,
+    pub buffers: u32,
+    pub starve: Duration,
+    pub hand_after: Duration,
+    pub waiter_comm: String,
+    pub kill_after: Option<u32>,
+    pub wait_limit_ms: i32,
+    /// Export a sync file at once (`export`) instead of polling first.
+    pub export_first: bool,
+}
+
+#[derive(Serialize)]
+pub struct Truth {
+    /// fencefix's mode and job time, as its parameters say.
+    pub mode: String,
+    pub job_ms: f64,
+    pub frames: u32,
+    pub starve_ms: f64,
+    pub hand_after_ms: f64,
+    pub waiter_comm: String,
+    /// Waits the waiter measured itself (ask → readable), milliseconds.
+    pub waits_ms: Vec<f64>,
+    /// Asks that found the buffer idle (no fence, or already signalled).
+    pub zero_waits: u32,
+    /// Waits given up after `wait_limit_ms` (a fence that never signals).
+    pub timeouts: u32,
+    /// The frame after whose hand-over the client exited, if it did.
+    pub killed_after: Option<u32>,
+    /// The client ran SCHED_FIFO, or why not.
+    pub realtime: Result<(), String>,
+}
+
+fn param(name: &str) -> String {
+    std::fs::read_to_string(format!("/sys/module/fencefix/parameters/{name}"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// fencefix's node whose device caps include `want`.
+fn open(want: u32) -> Result<File> {
+    let mut paths: Vec<_> = std::fs::read_dir("/dev")?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("video")))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let Ok(f) = OpenOptions::new().read(true).write(true).open(&path) else { continue };
+        // SAFETY: plain data, filled by the kernel.
+        let mut cap: Capability = unsafe { std::mem::zeroed() };
+        if ioctl(&f, VIDIOC_QUERYCAP, &mut cap).is_ok()
+            && cap.driver.starts_with(b"fencefix")
+            && cap.device_caps & want != 0
+        {
+            return Ok(f);
+        }
+    }
+    bail!("no fencefix device in /dev: load the fencefix module (fixtures/fencefix)")
+}
+
+fn buffer(kind: u32, index: u32) -> Buffer {
+    Buffer { index, kind, memory: MEMORY_MMAP, bytesused: 4096, ..Default::default() }
+}
+
+fn qbuf(dev: &File, kind: u32, index: u32) -> Result<()> {
+    ioctl(dev, VIDIOC_QBUF, &mut buffer(kind, index)).context("QBUF")
+}
+
+fn dqbuf(dev: &File, kind: u32) -> Result<u32> {
+    let mut b = buffer(kind, 0);
+    ioctl(dev, VIDIOC_DQBUF, &mut b).context("DQBUF")?;
+    Ok(b.index)
+}
+
+fn setup(dev: &File, kind: u32, count: u32) -> Result<u32> {
+    let mut req = RequestBuffers { count, kind, memory: MEMORY_MMAP, ..Default::default() };
+    ioctl(dev, VIDIOC_REQBUFS, &mut req).context("REQBUFS")?;
+    Ok(req.count)
+}
+
+/// The waiter's answer per hand-over: 'z' idle, 'w' waited (then the wait
+/// in ns), 't' gave up.
+fn waiter(
+    bufs: Vec<OwnedFd>,
+    mut tokens: File,
+    mut acks: File,
+    limit_ms: i32,
+    export_first: bool,
+) -> Result<()> {
+    let clock = Clock::monotonic();
+    let mut b = [0u8; 4];
+    while tokens.read_exact(&mut b).is_ok() {
+        let Some(buf) = bufs.get(u32::from_le_bytes(b) as usize) else { break };
+        let asked = clock.now();
+        let mut ack = [0u8; 9];
+        if !export_first && readable(buf, 0)? {
+            ack[0] = b'z';
+        } else {
+            let sync = export_sync_file(buf)?;
+            if readable(&sync, 0)? {
+                ack[0] = b'z';
+            } else if readable(&sync, limit_ms)? {
+                ack[0] = b'w';
+                ack[1..].copy_from_slice(&((clock.now() - asked).as_nanos() as u64).to_le_bytes());
+            } else {
+                ack[0] = b't';
+            }
+        }
+        // The client may be gone (--kill-after): nobody to tell.
+        let _ = acks.write_all(&ack);
+    }
+    Ok(())
+}
+
+pub fn run(plan: &Plan) -> Result<Truth> {
+    clock::tighten_timer_slack();
+    let out = open(CAP_VIDEO_OUTPUT)?;
+    let cap = open(crate::v4l2::CAP_VIDEO_CAPTURE)?;
+    let n = setup(&cap, BUF_TYPE_VIDEO_CAPTURE, plan.buffers)?;
+    setup(&out, BUF_TYPE_VIDEO_OUTPUT, plan.buffers)?;
+    let mut bufs = Vec::new();
+    for index in 0..n {
+        let mut e = ExportBuffer { kind: BUF_TYPE_VIDEO_CAPTURE, index, ..Default::default() };
+        ioctl(&cap, VIDIOC_EXPBUF, &mut e).context("EXPBUF")?;
+        bufs.push(owned(e.fd));
+    }
+    for (dev, kind) in [(&out, BUF_TYPE_VIDEO_OUTPUT), (&cap, BUF_TYPE_VIDEO_CAPTURE)] {
+        let mut k = kind as i32;
+        ioctl(dev, VIDIOC_STREAMON, &mut k).context("STREAMON")?;
+    }
+    let (token_rx, mut token_tx) = pipe()?;
+    let (mut ack_rx, ack_tx) = pipe()?;
+    // SAFETY: single-threaded here; the child only uses its own copies.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        bail!("fork: {}", std::io::Error::last_os_error());
+    }
+    if pid == 0 {
+        drop(token_tx);
+        drop(ack_rx);
+        crate::set_comm(&plan.waiter_comm);
+        // SAFETY: ignoring SIGPIPE: a gone client is seen as a write error.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+        let code = match waiter(bufs, token_rx, ack_tx, plan.wait_limit_ms, plan.export_first) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("fence-workload waiter: {e:#}");
+                1
+            }
+        };
+        // SAFETY: leave the forked child without running the parent's exit.
+        unsafe { libc::_exit(code) };
+    }
+    drop(token_rx);
+    drop(ack_tx);
+    let mut truth = Truth {
+        mode: param("mode"),
+        job_ms: param("job_ms").parse().unwrap_or(0.0),
+        frames: plan.frames,
+        starve_ms: plan.starve.as_secs_f64() * 1e3,
+        hand_after_ms: plan.hand_after.as_secs_f64() * 1e3,
+        waiter_comm: plan.waiter_comm.clone(),
+        waits_ms: Vec::new(),
+        zero_waits: 0,
+        timeouts: 0,
+        killed_after: None,
+        realtime: clock::realtime(50),
+    };
+    let clock = Clock::monotonic();
+    for frame in 0..plan.frames {
+        let index = frame % n;
+        let mut hand = |i: u32| token_tx.write_all(&i.to_le_bytes()).context("telling the waiter");
+        qbuf(&cap, BUF_TYPE_VIDEO_CAPTURE, index)?;
+        if plan.kill_after == Some(frame) {
+            hand(index)?;
+            truth.killed_after = Some(frame);
+            println!("{}", serde_json::to_string(&truth)?);
+            std::io::stdout().flush()?;
+            // SAFETY: a crash, on purpose: no OUTPUT, no clean-up.
+            unsafe { libc::_exit(0) };
+        }
+        if plan.starve.is_zero() {
+            qbuf(&out, BUF_TYPE_VIDEO_OUTPUT, index)?;
+            // A real sleep, not a spin: the driver's device_run (a kworker)
+            // runs meanwhile, so the buffer is handed over once its job is
+            // committed, as a decoder hands over a frame being decoded.
+            std::thread::sleep(plan.hand_after);
+            hand(index)?;
+        } else {
+            hand(index)?;
+            clock.sleep_until(clock.now() + plan.starve);
+            qbuf(&out, BUF_TYPE_VIDEO_OUTPUT, index)?;
+        }
+        dqbuf(&cap, BUF_TYPE_VIDEO_CAPTURE)?;
+        dqbuf(&out, BUF_TYPE_VIDEO_OUTPUT)?;
+        let mut ack = [0u8; 9];
+        ack_rx.read_exact(&mut ack).context("hearing from the waiter")?;
+        match ack[0] {
+            b'w' => truth.waits_ms.push(u64::from_le_bytes(ack[1..].try_into()?) as f64 / 1e6),
+            b'z' => truth.zero_waits += 1,
+            _ => truth.timeouts += 1,
+        }
+    }
+    drop(token_tx);
+    let mut status = 0;
+    // SAFETY: our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    Ok(truth)
+}
