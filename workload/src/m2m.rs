@@ -12,6 +12,9 @@
 //!   on userspace, and so does the compositor;
 //! - `--style export` exports at once instead of polling first (an export
 //!   of a buffer with no fence gets the stub: counted "before the series");
+//! - `--foreign-ms MS`: after each frame a GPU-like producer (vgem, the
+//!   buffer imported by PRIME) writes the buffer in place, its own fence on
+//!   it for MS: the foreign fence the reviewers raised;
 //! - with `--kill-after N`, frame N is handed over and the client exits
 //!   without ever queueing its OUTPUT (a crashed decoder): the waiter, which
 //!   still holds the device and the buffer, waits until `--wait-limit-ms`.
@@ -45,6 +48,9 @@ pub struct Plan {
     pub wait_limit_ms: i32,
     /// Export a sync file at once (`export`) instead of polling first.
     pub export_first: bool,
+    /// After each frame, a GPU-like producer (vgem) writes the decoded
+    /// buffer in place: its own fence on the V4L2 buffer, this long.
+    pub foreign: Option<Duration>,
 }
 
 #[derive(Serialize)]
@@ -64,6 +70,8 @@ pub struct Truth {
     pub timeouts: u32,
     /// The frame after whose hand-over the client exited, if it did.
     pub killed_after: Option<u32>,
+    /// vgem fences put on V4L2 buffers (`--foreign-ms`).
+    pub foreign_fences: u32,
     /// The client ran SCHED_FIFO, or why not.
     pub realtime: Result<(), String>,
 }
@@ -158,10 +166,15 @@ pub fn run(plan: &Plan) -> Result<Truth> {
     let n = setup(&cap, BUF_TYPE_VIDEO_CAPTURE, plan.buffers)?;
     setup(&out, BUF_TYPE_VIDEO_OUTPUT, plan.buffers)?;
     let mut bufs = Vec::new();
+    let mut foreign_fds = Vec::new();
     for index in 0..n {
         let mut e = ExportBuffer { kind: BUF_TYPE_VIDEO_CAPTURE, index, ..Default::default() };
         ioctl(&cap, VIDIOC_EXPBUF, &mut e).context("EXPBUF")?;
-        bufs.push(owned(e.fd));
+        let fd = owned(e.fd);
+        if plan.foreign.is_some() {
+            foreign_fds.push(fd.try_clone()?);
+        }
+        bufs.push(fd);
     }
     for (dev, kind) in [(&out, BUF_TYPE_VIDEO_OUTPUT), (&cap, BUF_TYPE_VIDEO_CAPTURE)] {
         let mut k = kind as i32;
@@ -203,7 +216,17 @@ pub fn run(plan: &Plan) -> Result<Truth> {
         zero_waits: 0,
         timeouts: 0,
         killed_after: None,
+        foreign_fences: 0,
         realtime: clock::realtime(50),
+    };
+    // The GPU-like producer, and the V4L2 buffers it imported.
+    let gpu = match plan.foreign {
+        Some(_) => Some(crate::vgem::Device::open()?),
+        None => None,
+    };
+    let imported: Vec<u32> = match &gpu {
+        Some(g) => foreign_fds.iter().map(|b| g.import(b)).collect::<Result<_>>()?,
+        None => Vec::new(),
     };
     let clock = Clock::monotonic();
     for frame in 0..plan.frames {
@@ -234,6 +257,12 @@ pub fn run(plan: &Plan) -> Result<Truth> {
         dqbuf(&out, BUF_TYPE_VIDEO_OUTPUT)?;
         let mut ack = [0u8; 9];
         ack_rx.read_exact(&mut ack).context("hearing from the waiter")?;
+        if let (Some(g), Some(busy)) = (&gpu, plan.foreign) {
+            let fence = g.attach(imported[index as usize])?;
+            clock.sleep_until(clock.now() + busy);
+            g.signal(fence)?;
+            truth.foreign_fences += 1;
+        }
         match ack[0] {
             b'w' => truth.waits_ms.push(u64::from_le_bytes(ack[1..].try_into()?) as f64 / 1e6),
             b'z' => truth.zero_waits += 1,

@@ -87,6 +87,10 @@ enum Cmd {
         /// export (always export).
         #[arg(long, default_value = "poll+export")]
         style: String,
+        /// After each frame, vgem writes the buffer in place for this long
+        /// (a foreign fence on the V4L2 buffer).
+        #[arg(long)]
+        foreign_ms: Option<f64>,
     },
     /// Stream a V4L2 capture device (MMAP buffers exported with EXPBUF).
     V4l2 {
@@ -149,7 +153,9 @@ fn main() {
             kill_after,
             wait_limit_ms,
             style,
+            foreign_ms,
         } => m2m::run(&m2m::Plan {
+            foreign: foreign_ms.map(|ms| Duration::from_secs_f64(ms / 1e3)),
             export_first: match style.as_str() {
                 "export" => true,
                 "poll+export" => false,

@@ -77,6 +77,7 @@ pub struct ExportSyncFile {
 pub const DRM_IOCTL_VERSION: u64 = ioc(RW, b'd', 0x00, size_of::<DrmVersion>());
 pub const DRM_IOCTL_MODE_CREATE_DUMB: u64 = ioc(RW, b'd', 0xb2, size_of::<CreateDumb>());
 pub const DRM_IOCTL_PRIME_HANDLE_TO_FD: u64 = ioc(RW, b'd', 0x2d, size_of::<PrimeHandle>());
+pub const DRM_IOCTL_PRIME_FD_TO_HANDLE: u64 = ioc(RW, b'd', 0x2e, size_of::<PrimeHandle>());
 pub const DRM_IOCTL_VGEM_FENCE_ATTACH: u64 = ioc(RW, b'd', 0x41, size_of::<VgemFenceAttach>());
 pub const DRM_IOCTL_VGEM_FENCE_SIGNAL: u64 = ioc(W, b'd', 0x42, size_of::<VgemFenceSignal>());
 pub const DMA_BUF_IOCTL_EXPORT_SYNC_FILE: u64 = ioc(RW, b'b', 2, size_of::<ExportSyncFile>());
@@ -118,6 +119,7 @@ mod tests {
         assert_eq!(DMA_BUF_IOCTL_EXPORT_SYNC_FILE, 0xc008_6202);
         assert_eq!(DRM_IOCTL_MODE_CREATE_DUMB, 0xc020_64b2);
         assert_eq!(DRM_IOCTL_PRIME_HANDLE_TO_FD, 0xc00c_642d);
+        assert_eq!(DRM_IOCTL_PRIME_FD_TO_HANDLE, 0xc00c_642e);
         assert_eq!(DRM_IOCTL_VERSION, 0xc040_6400);
         assert_eq!(DRM_IOCTL_VGEM_FENCE_ATTACH, 0xc010_6441);
         assert_eq!(DRM_IOCTL_VGEM_FENCE_SIGNAL, 0x4008_6442);

@@ -48,6 +48,14 @@ impl Device {
         Ok((d.handle, owned(p.fd)))
     }
 
+    /// Imports another driver's dma-buf (a V4L2 buffer): the handle's
+    /// fences go on that buffer's reservation object.
+    pub fn import(&self, dmabuf: &impl AsRawFd) -> Result<u32> {
+        let mut p = PrimeHandle { handle: 0, flags: 0, fd: dmabuf.as_raw_fd() };
+        ioctl(&self.card, DRM_IOCTL_PRIME_FD_TO_HANDLE, &mut p).context("PRIME_FD_TO_HANDLE")?;
+        Ok(p.handle)
+    }
+
     /// Attaches a new write fence to the buffer; returns vgem's fence id.
     pub fn attach(&self, handle: u32) -> Result<u32> {
         let mut a = VgemFenceAttach { handle, flags: VGEM_FENCE_WRITE, ..Default::default() };

@@ -543,6 +543,8 @@ for mode in none queue run; do
     run $mode $mode --frames {M2M_FRAMES} --style export --hand-after-ms {M2M_HAND_AFTER_MS}
 done
 run starved queue --frames 5 --starve-ms {M2M_STARVE_MS}
+# A GPU-like producer writes each decoded buffer in place: vgem's fence on it.
+run foreign queue --frames 5 --foreign-ms 2
 run starved-run run --frames 5 --starve-ms {M2M_STARVE_MS}
 # A crashed client: its last CAPTURE fence is never armed, never signalled;
 # the waiter, which still holds the device, gives up after 4 s.

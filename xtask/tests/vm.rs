@@ -664,6 +664,13 @@ fn fixture_modes_on_6_12_bpo_x86_64() {
     assert_eq!((sr.contract.handed_out_unarmed, sr.contract.armed), (0, frames));
     assert_eq!(truth("starved-run")["zero_waits"], frames);
 
+    // vgem writing the V4L2 buffers in place: a foreign fence on each.
+    let fo = report("foreign");
+    assert_eq!(truth("foreign")["foreign_fences"], frames);
+    assert_eq!(fo.contract.foreign_fences, frames, "{:#?}", fo.contract);
+    assert_eq!(fo.contract.foreign_drivers, [("vgem/unbound".to_string(), frames)]);
+    assert_eq!(report("queue").contract.foreign_fences, 0);
+
     // A crashed client: its last fence is never armed and never signalled.
     let k = report("killed");
     let c = &k.contract;

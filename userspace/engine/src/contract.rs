@@ -59,6 +59,14 @@ pub struct ContractSummary {
     pub never_signalled: u64,
     pub never_signalled_threshold_ns: u64,
     pub never_signalled_worst: Vec<Stages>,
+    /// Fences of another driver on a buffer the series' fences guard (a
+    /// GPU writing a V4L2 buffer): whose they are, and the longest-lived.
+    #[serde(default)]
+    pub foreign_fences: u64,
+    #[serde(default)]
+    pub foreign_drivers: Vec<(String, u64)>,
+    #[serde(default)]
+    pub foreign_worst: Vec<Stages>,
 }
 
 /// Keeps the `EXAMPLES` stages with the largest key.
@@ -83,6 +91,26 @@ impl Worst {
     }
 }
 
+/// Reservation objects by what has guarded them, bounded: the oldest are
+/// forgotten first.
+#[derive(Clone, Debug, Default)]
+pub struct Resvs {
+    pub by_resv: rustc_hash::FxHashMap<u64, ResvState>,
+    pub order: std::collections::VecDeque<u64>,
+}
+
+/// Reservation objects remembered at once.
+pub const MAX_RESVS: usize = 4096;
+
+#[derive(Clone, Debug, Default)]
+pub struct ResvState {
+    /// A fence of the series' driver guarded it: a V4L2 buffer.
+    pub vb2: bool,
+    /// Fences of other drivers on it, by address, not yet counted (they
+    /// came before the first videobuf2 fence); a few at most.
+    pub others: Vec<u64>,
+}
+
 /// What the engine accumulates as fences finish.
 #[derive(Clone, Debug, Default)]
 pub struct Contract {
@@ -95,6 +123,9 @@ pub struct Contract {
     pub handed_unarmed_worst: Worst,
     pub destroyed_unsignalled: u64,
     pub destroyed_worst: Worst,
+    pub foreign: u64,
+    pub foreign_drivers: std::collections::BTreeMap<String, u64>,
+    pub foreign_worst: Worst,
 }
 
 impl Contract {

@@ -168,6 +168,8 @@ pub struct Engine {
     /// Every fence's and wait's span, when asked for.
     trace: Option<Trace>,
     contract: Contract,
+    /// Reservation objects seen, by what guards them (foreign fences).
+    resvs: crate::contract::Resvs,
 }
 
 /// The key a fence gets when no address is known (classic tracepoints
@@ -214,6 +216,7 @@ impl Engine {
             stacks: None,
             trace: None,
             contract: Contract::default(),
+            resvs: Default::default(),
         }
     }
 
@@ -322,7 +325,10 @@ impl Engine {
                 self.dropped = by_kind.iter().sum();
                 self.dropped_by_kind = by_kind;
             }
-            Body::ResvAdd { fence, usage, .. } => self.resv_add(fence, usage, ts),
+            Body::ResvAdd { resv, fence, usage } => {
+                self.resv_add(fence, usage, ts);
+                self.resv_guarded(resv, fence);
+            }
             Body::Export { phase, object, ret } => {
                 let fences = &self.fences;
                 self.waits.export(m, phase, object, ret, |f| fence_state(fences, f));

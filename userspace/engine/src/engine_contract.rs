@@ -37,6 +37,47 @@ impl Engine {
         }
     }
 
+    /// `fence` was added to `resv`. Another driver's fence on a buffer the
+    /// series' fences guard is foreign (counted whichever came first).
+    pub(super) fn resv_guarded(&mut self, resv: u64, fence: u64) {
+        let Some(f) = self.fences.get(&fence).copied() else { return };
+        let Some(g) = f.group else { return };
+        let series = self.groups[g].driver == SERIES_DRIVER;
+        if !self.resvs.by_resv.contains_key(&resv) {
+            if self.resvs.order.len() >= crate::contract::MAX_RESVS
+                && let Some(old) = self.resvs.order.pop_front()
+            {
+                self.resvs.by_resv.remove(&old);
+            }
+            self.resvs.order.push_back(resv);
+        }
+        let state = self.resvs.by_resv.entry(resv).or_default();
+        let earlier: Vec<u64> = if series {
+            state.vb2 = true;
+            std::mem::take(&mut state.others)
+        } else if state.vb2 {
+            vec![fence]
+        } else {
+            if state.others.len() < 8 {
+                state.others.push(fence);
+            }
+            Vec::new()
+        };
+        for other in earlier {
+            let Some(o) = self.fences.get(&other).copied() else { continue };
+            let Some(og) = o.group else { continue };
+            if self.groups[og].hidden || !o.counted {
+                continue;
+            }
+            self.contract.foreign += 1;
+            let name = format!("{}/{}", self.groups[og].driver, self.groups[og].timeline);
+            *self.contract.foreign_drivers.entry(name).or_default() += 1;
+            // Examples in the order seen: their lives are not over yet.
+            let stages = self.stages(&o, self.seen_until_ns);
+            self.contract.foreign_worst.offer(u64::MAX - self.contract.foreign, || stages);
+        }
+    }
+
     /// `fence` went to userspace (an export's sync_file, or a poll's wait).
     pub(super) fn hand(&mut self, fence: u64, m: &Meta) {
         let Some(f) = self.fences.get_mut(&fence) else { return };
@@ -139,6 +180,9 @@ impl Engine {
                 hung.offer(age, || self.stages(f, now));
             }
         }
+        out.foreign_fences = c.foreign;
+        out.foreign_drivers = c.foreign_drivers.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        out.foreign_worst = c.foreign_worst.merged(&Default::default());
         out.handed_out_unarmed_worst = c.handed_unarmed_worst.merged(&unarmed);
         out.never_signalled_worst = c.destroyed_worst.merged(&hung);
         out

@@ -449,3 +449,25 @@ fn a_fence_alive_past_the_threshold_is_never_signalled() {
     // Handed out and never armed (no arm hook ran, but it is the series' fence).
     assert_eq!(c.handed_out_unarmed, 1);
 }
+
+#[test]
+fn another_drivers_fence_on_a_v4l2_buffer_is_foreign() {
+    let mut s = Stream::new();
+    vb2_fence(&mut s, 0, 0x10, 1); // on resv 0x55
+    s.signal(10 * MS, 0x10);
+    // A GPU writes the decoded buffer in place: its fence on the same resv.
+    s.init(11 * MS, 0x20, 9, 1, ("vgem", "unbound"));
+    s.push(11 * MS, Body::ResvAdd { resv: 0x55, fence: 0x20, usage: 1 });
+    // vgem on a buffer of its own: not foreign.
+    s.init(12 * MS, 0x30, 10, 1, ("vgem", "unbound"));
+    s.push(12 * MS, Body::ResvAdd { resv: 0x66, fence: 0x30, usage: 1 });
+    // Foreign first, the series' fence after: still counted.
+    s.init(13 * MS, 0x40, 11, 1, ("vgem", "unbound"));
+    s.push(13 * MS, Body::ResvAdd { resv: 0x77, fence: 0x40, usage: 1 });
+    s.init(14 * MS, 0x50, 40, 2, ("videobuf2", "vb2-release-fence"));
+    s.push(14 * MS, Body::ResvAdd { resv: 0x77, fence: 0x50, usage: 1 });
+    let c = s.run().contract;
+    assert_eq!(c.foreign_fences, 2, "{c:#?}");
+    assert_eq!(c.foreign_drivers, [("vgem/unbound".to_string(), 2)]);
+    assert_eq!(c.foreign_worst.iter().map(|f| f.context).collect::<Vec<_>>(), [9, 11]);
+}

@@ -151,6 +151,7 @@ pub fn render(before: Side, after: Side, alpha: f64) -> String {
         t.row("  unarmed window max ms", ms(wb), ms(wa), delta_ms(wb, wa), String::new());
         t.count("  handed out unarmed", bc.handed_out_unarmed, ac.handed_out_unarmed);
         t.count("  never signalled", bc.never_signalled, ac.never_signalled);
+        t.count("  foreign fences", bc.foreign_fences, ac.foreign_fences);
     }
     t.section("in all");
     t.count("  stub exports", bs.stub_exports(), as_.stub_exports());

@@ -11,7 +11,7 @@ use crate::report::ms;
 /// Whether there is anything to say: an arm hook ran, or a fence broke
 /// the contract.
 pub fn worth_showing(c: &ContractSummary) -> bool {
-    c.arms > 0 || c.handed_out_unarmed > 0 || c.never_signalled > 0
+    c.arms > 0 || c.handed_out_unarmed > 0 || c.never_signalled > 0 || c.foreign_fences > 0
 }
 
 /// One fence's stages in time order, as "name +ms" steps.
@@ -94,6 +94,15 @@ pub fn text(o: &mut String, c: &ContractSummary) {
         ms(c.never_signalled_threshold_ns).trim(),
         c.never_signalled
     );
+    if c.foreign_fences > 0 {
+        let by: Vec<String> = c.foreign_drivers.iter().map(|(d, n)| format!("{n} {d}")).collect();
+        let _ = writeln!(
+            o,
+            "  foreign fences on buffers the series guards: {} ({})",
+            c.foreign_fences,
+            by.join(", ")
+        );
+    }
     if !c.handed_out_unarmed_worst.is_empty() {
         let _ = writeln!(o, "  handed out unarmed, longest unarmed after hand-out first:");
         c.handed_out_unarmed_worst.iter().for_each(|s| example(o, s));
@@ -122,7 +131,9 @@ pub fn markdown(o: &mut String, c: &ContractSummary) {
     );
     let _ = writeln!(o, "| handed to userspace | {} | | | |", c.handed_out);
     let _ = writeln!(o, "| handed out unarmed | {} | | | |", c.handed_out_unarmed);
-    let _ = writeln!(o, "| never signalled | {} | | | |\n", c.never_signalled);
+    let _ = writeln!(o, "| never signalled | {} | | | |", c.never_signalled);
+    let _ =
+        writeln!(o, "| foreign fences on series-guarded buffers | {} | | | |\n", c.foreign_fences);
     for s in c.handed_out_unarmed_worst.iter().chain(&c.never_signalled_worst) {
         let _ = writeln!(
             o,

@@ -475,6 +475,9 @@ mod tests {
                 never_signalled: 1,
                 never_signalled_threshold_ns: 1_000_000_000,
                 never_signalled_worst: vec![],
+                foreign_fences: 5,
+                foreign_drivers: vec![("vgem/unbound".into(), 5)],
+                foreign_worst: vec![],
             },
         }
     }

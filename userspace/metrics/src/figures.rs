@@ -235,6 +235,16 @@ pub fn figures(s: &Summary, d: &Distributions, max_series: usize) -> Figures {
             max_series,
         ),
         counter(
+            "fencescope_foreign_fences",
+            "Fences of another driver on a buffer the series' fences guard.",
+            s.contract
+                .foreign_drivers
+                .iter()
+                .map(|(d, n)| (labels(&[("fence_driver", d)]), *n))
+                .collect(),
+            max_series,
+        ),
+        counter(
             "fencescope_evicted_fences",
             "In-flight fences forgotten because the tracking table was full.",
             vec![(vec![], s.evicted)],
