@@ -543,6 +543,9 @@ for mode in none queue run; do
     run $mode $mode --frames {M2M_FRAMES} --style export --hand-after-ms {M2M_HAND_AFTER_MS}
 done
 run starved queue --frames 5 --starve-ms {M2M_STARVE_MS}
+# The series as posted: fences only on DMABUF imports, so these EXPBUF'd
+# MMAP buffers get none, and the compositor the stub.
+run posted posted --frames 5 --style export
 # A GPU-like producer writes each decoded buffer in place: vgem's fence on it.
 run foreign queue --frames 5 --foreign-ms 2
 run starved-run run --frames 5 --starve-ms {M2M_STARVE_MS}

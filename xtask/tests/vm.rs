@@ -664,6 +664,12 @@ fn fixture_modes_on_6_12_bpo_x86_64() {
     assert_eq!((sr.contract.handed_out_unarmed, sr.contract.armed), (0, frames));
     assert_eq!(truth("starved-run")["zero_waits"], frames);
 
+    // The series as posted: a fence per frame, on no buffer; the stub for kwin.
+    let po = report("posted");
+    assert_eq!(series(&po).map(|g| g.fences), Some(frames));
+    assert_eq!((po.contract.unattached_fences, po.stub_exports()), (frames, frames));
+    assert_eq!(report("queue").contract.unattached_fences, 0);
+
     // vgem writing the V4L2 buffers in place: a foreign fence on each.
     let fo = report("foreign");
     assert_eq!(truth("foreign")["foreign_fences"], frames);

@@ -67,6 +67,12 @@ pub struct ContractSummary {
     pub foreign_drivers: Vec<(String, u64)>,
     #[serde(default)]
     pub foreign_worst: Vec<Stages>,
+    /// The series' fences that guarded no buffer: never added to a
+    /// reservation object, so a consumer of the buffer gets the stub.
+    #[serde(default)]
+    pub unattached_fences: u64,
+    #[serde(default)]
+    pub unattached_worst: Vec<Stages>,
 }
 
 /// Keeps the `EXAMPLES` stages with the largest key.
@@ -126,6 +132,8 @@ pub struct Contract {
     pub foreign: u64,
     pub foreign_drivers: std::collections::BTreeMap<String, u64>,
     pub foreign_worst: Worst,
+    pub unattached: u64,
+    pub unattached_worst: Worst,
 }
 
 impl Contract {

@@ -106,7 +106,18 @@ impl Engine {
         (self.armable(f) && f.counted && hand < armed).then(|| armed.min(now).saturating_sub(hand))
     }
 
+    /// A fence of the series that ended guarding no buffer.
+    fn unattached(&mut self, f: &Fence, now: u64) {
+        let series = f.group.is_some_and(|g| self.groups[g].driver == SERIES_DRIVER);
+        if series && f.resv.is_none() && f.counted {
+            self.contract.unattached += 1;
+            let stages = self.stages(f, now);
+            self.contract.unattached_worst.offer(u64::MAX - self.contract.unattached, || stages);
+        }
+    }
+
     pub(super) fn contract_on_signal(&mut self, f: &Fence, ts: u64) {
+        self.unattached(f, ts);
         if let Some(key) = self.unarmed_after_hand(f, ts) {
             self.contract.handed_out_unarmed += 1;
             let stages = self.stages(f, ts);
@@ -180,6 +191,8 @@ impl Engine {
                 hung.offer(age, || self.stages(f, now));
             }
         }
+        out.unattached_fences = c.unattached;
+        out.unattached_worst = c.unattached_worst.merged(&Default::default());
         out.foreign_fences = c.foreign;
         out.foreign_drivers = c.foreign_drivers.iter().map(|(k, v)| (k.clone(), *v)).collect();
         out.foreign_worst = c.foreign_worst.merged(&Default::default());

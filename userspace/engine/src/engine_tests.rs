@@ -471,3 +471,17 @@ fn another_drivers_fence_on_a_v4l2_buffer_is_foreign() {
     assert_eq!(c.foreign_drivers, [("vgem/unbound".to_string(), 2)]);
     assert_eq!(c.foreign_worst.iter().map(|f| f.context).collect::<Vec<_>>(), [9, 11]);
 }
+
+#[test]
+fn a_series_fence_on_no_buffer_is_counted() {
+    let mut s = Stream::new();
+    s.init(0, 0x10, 40, 1, ("videobuf2", "vb2-release-fence")); // never added to a resv
+    s.signal(10 * MS, 0x10);
+    vb2_fence(&mut s, 20 * MS, 0x20, 2);
+    s.signal(30 * MS, 0x20);
+    s.init(40 * MS, 0x30, 9, 1, ("vgem", "unbound")); // not the series': not judged
+    s.signal(50 * MS, 0x30);
+    let c = s.run().contract;
+    assert_eq!(c.unattached_fences, 1);
+    assert_eq!(c.unattached_worst[0].seqno, 1);
+}

@@ -152,6 +152,7 @@ pub fn render(before: Side, after: Side, alpha: f64) -> String {
         t.count("  handed out unarmed", bc.handed_out_unarmed, ac.handed_out_unarmed);
         t.count("  never signalled", bc.never_signalled, ac.never_signalled);
         t.count("  foreign fences", bc.foreign_fences, ac.foreign_fences);
+        t.count("  fences on no buffer", bc.unattached_fences, ac.unattached_fences);
     }
     t.section("in all");
     t.count("  stub exports", bs.stub_exports(), as_.stub_exports());

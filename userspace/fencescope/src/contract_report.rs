@@ -11,7 +11,11 @@ use crate::report::ms;
 /// Whether there is anything to say: an arm hook ran, or a fence broke
 /// the contract.
 pub fn worth_showing(c: &ContractSummary) -> bool {
-    c.arms > 0 || c.handed_out_unarmed > 0 || c.never_signalled > 0 || c.foreign_fences > 0
+    c.arms > 0
+        || c.handed_out_unarmed > 0
+        || c.never_signalled > 0
+        || c.foreign_fences > 0
+        || c.unattached_fences > 0
 }
 
 /// One fence's stages in time order, as "name +ms" steps.
@@ -94,6 +98,13 @@ pub fn text(o: &mut String, c: &ContractSummary) {
         ms(c.never_signalled_threshold_ns).trim(),
         c.never_signalled
     );
+    if c.unattached_fences > 0 {
+        let _ = writeln!(
+            o,
+            "  fences that guarded no buffer (added to no dma-buf): {}",
+            c.unattached_fences
+        );
+    }
     if c.foreign_fences > 0 {
         let by: Vec<String> = c.foreign_drivers.iter().map(|(d, n)| format!("{n} {d}")).collect();
         let _ = writeln!(

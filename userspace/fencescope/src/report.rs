@@ -478,6 +478,8 @@ mod tests {
                 foreign_fences: 5,
                 foreign_drivers: vec![("vgem/unbound".into(), 5)],
                 foreign_worst: vec![],
+                unattached_fences: 0,
+                unattached_worst: vec![],
             },
         }
     }

@@ -235,6 +235,12 @@ pub fn figures(s: &Summary, d: &Distributions, max_series: usize) -> Figures {
             max_series,
         ),
         counter(
+            "fencescope_fences_on_no_buffer",
+            "The series' fences that were added to no dma-buf: consumers get the stub.",
+            vec![(vec![], s.contract.unattached_fences)],
+            max_series,
+        ),
+        counter(
             "fencescope_foreign_fences",
             "Fences of another driver on a buffer the series' fences guard.",
             s.contract
