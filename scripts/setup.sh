@@ -50,9 +50,11 @@ apt_archive() {
     die "no Debian archive found in the apt sources"
 }
 
-# The test VM's; make and gcc for the kernel fixtures; tmux for `top` in a
-# real terminal; Prometheus (and promtool) for the metrics endpoint's test.
-VM_PACKAGES=(qemu-system-x86 qemu-system-arm busybox-static kmod cpio xz-utils make gcc tmux prometheus)
+# The test VM's; make, gcc and the arm64 cross gcc for the kernel fixtures;
+# tmux for `top` in a real terminal; Prometheus (and promtool) for the
+# metrics endpoint's test.
+VM_PACKAGES=(qemu-system-x86 qemu-system-arm busybox-static kmod cpio xz-utils make gcc
+    gcc-aarch64-linux-gnu tmux prometheus)
 
 setup_packages() {
     local missing=() p

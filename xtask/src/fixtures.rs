@@ -16,7 +16,8 @@ use crate::{Arch, cache, run, workspace_root};
 pub const SERIES: Series = Series::V6_12Bpo;
 
 /// Headers of `kernel` unpacked with their kbuild tools, absolute links
-/// and includes pointed into the unpacked tree.
+/// and includes pointed into the unpacked tree. The kbuild tools run here,
+/// so they are this machine's architecture's build of the same version.
 fn headers(kernel: &Kernel) -> Result<PathBuf> {
     let root = cache::dir().join("headers").join(&kernel.release);
     let dir = root.join("tree/usr/src").join(format!("linux-headers-{}", kernel.release));
@@ -27,18 +28,41 @@ fn headers(kernel: &Kernel) -> Result<PathBuf> {
     let apt = PrivateApt::new(kernel.series, kernel.arch)?;
     apt.update()?;
     let top = format!("linux-headers-{}", kernel.release);
-    let packages: Vec<String> = apt
-        .closure(&top)?
-        .into_iter()
-        .filter(|p| p.starts_with("linux-headers-") || p.starts_with("linux-kbuild-"))
-        .collect();
-    let tree = kernels::unpack(&apt, &packages, &root)?;
+    let closure = apt.closure(&top)?;
+    let headers: Vec<String> =
+        closure.iter().filter(|p| p.starts_with("linux-headers-")).cloned().collect();
+    let kbuild: Vec<String> =
+        closure.into_iter().filter(|p| p.starts_with("linux-kbuild-")).collect();
+    let tree = kernels::unpack(&apt, &headers, &root)?;
+    let host = PrivateApt::new(kernel.series, Arch::host())?;
+    host.update()?;
+    let tools = kernels::unpack(&host, &kbuild, &root.join("kbuild"))?;
+    copy_tree(&tools, &tree)?;
     relocate(&tree, &tree)?;
     if !dir.is_dir() {
         bail!("{top} has no {}", dir.display());
     }
-    fs::write(root.join("done"), packages.join("\n"))?;
+    fs::write(root.join("done"), [headers, kbuild].concat().join("\n"))?;
     Ok(dir)
+}
+
+/// Copies `from` into `to`, links as links.
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    for e in fs::read_dir(from)? {
+        let path = e?.path();
+        let dest = to.join(path.file_name().expect("a name"));
+        let meta = fs::symlink_metadata(&path)?;
+        if meta.file_type().is_symlink() {
+            let _ = fs::remove_file(&dest);
+            symlink(fs::read_link(&path)?, &dest)?;
+        } else if meta.is_dir() {
+            fs::create_dir_all(&dest)?;
+            copy_tree(&path, &dest)?;
+        } else {
+            fs::copy(&path, &dest)?;
+        }
+    }
+    Ok(())
 }
 
 /// Debian's headers link and include by absolute /usr/… paths: make every
@@ -70,11 +94,9 @@ fn relocate(dir: &Path, tree: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Builds fixtures/NAME for the fixture kernel of `arch`; returns the .ko.
+/// Builds fixtures/NAME for the fixture kernel of `arch` (another
+/// architecture's with Debian's cross compiler); returns the .ko.
 pub fn build(name: &str, arch: Arch) -> Result<(Kernel, PathBuf)> {
-    if arch != Arch::host() {
-        bail!("kernel fixtures are built for this machine's architecture only (no cross compiler)");
-    }
     let kernel = kernels::fetch(SERIES, arch)?;
     let headers = headers(&kernel)?;
     let src = workspace_root().join("fixtures").join(name);
@@ -84,14 +106,24 @@ pub fn build(name: &str, arch: Arch) -> Result<(Kernel, PathBuf)> {
     for f in ["Makefile", &format!("{name}.c")] {
         fs::copy(src.join(f), out.join(f)).with_context(|| format!("copying {f}"))?;
     }
-    run(Command::new("make")
+    let mut make = Command::new("make");
+    if arch != Arch::host() {
+        let cross = match arch {
+            Arch::Aarch64 => ("arm64", "aarch64-linux-gnu-"),
+            Arch::X86_64 => ("x86", "x86_64-linux-gnu-"),
+        };
+        make.arg(format!("ARCH={}", cross.0)).arg(format!("CROSS_COMPILE={}", cross.1));
+    }
+    run(make
         .arg("-C")
         .arg(&headers)
         .arg(format!("M={}", out.display()))
         // The headers carry no vmlinux to take module BTF from.
         .arg("CONFIG_DEBUG_INFO_BTF_MODULES=")
         .arg("modules"))
-    .context("building the kernel fixture (needs make and gcc: scripts/setup.sh installs them)")?;
+    .context(
+        "building the kernel fixture (needs make, gcc and gcc-aarch64-linux-gnu: scripts/setup.sh installs them)",
+    )?;
     let ko = out.join(format!("{name}.ko"));
     if !ko.is_file() {
         bail!("the build made no {}", ko.display());

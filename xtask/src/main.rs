@@ -59,6 +59,8 @@ enum Cmd {
     Fixture {
         #[arg(default_value = "fencefix")]
         name: String,
+        #[arg(long, value_enum, default_value = "x86_64")]
+        arch: Arch,
     },
     /// Time and peak memory of `fencescope report` on a large capture.
     BenchReport {
@@ -96,8 +98,8 @@ fn dispatch() -> Result<()> {
             println!("{}\nsha256 {}", d.tarball.display(), d.sha256);
             Ok(())
         }
-        Cmd::Fixture { name } => {
-            let (kernel, ko) = xtask::fixtures::build(&name, Arch::host())?;
+        Cmd::Fixture { name, arch } => {
+            let (kernel, ko) = xtask::fixtures::build(&name, arch)?;
             println!("{} for {}", ko.display(), kernel.release);
             Ok(())
         }

@@ -588,9 +588,20 @@ fn top_on_6_12_x86_64() {
 #[test]
 #[ignore = "boots a VM: run with cargo xtask test"]
 fn fixture_modes_on_6_12_bpo_x86_64() {
+    fixture_modes(Arch::X86_64);
+}
+
+/// The same on arm64, the fixture cross-built with Debian's compiler.
+#[test]
+#[ignore = "boots a VM: run with cargo xtask test"]
+fn fixture_modes_on_6_12_bpo_aarch64() {
+    fixture_modes(Arch::Aarch64);
+}
+
+fn fixture_modes(arch: Arch) {
     use scenario::{M2M_FRAMES, M2M_JOB_MS, M2M_STARVE_MS};
-    let (kernel, _) = xtask::fixtures::build("fencefix", Arch::X86_64).expect("fixture");
-    let bins = build::guest_bins(Arch::X86_64).expect("guest binaries");
+    let (kernel, _) = xtask::fixtures::build("fencefix", arch).expect("fixture");
+    let bins = build::guest_bins(arch).expect("guest binaries");
     let boot = scenario::run(&scenario::m2m(), &kernel, &bins).expect("boot");
     assert_eq!(boot.exit, Some(0), "{}", xtask::qemu::tail(&boot.console, 60));
     let truth = |name: &str| -> serde_json::Value {
