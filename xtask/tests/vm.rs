@@ -648,6 +648,9 @@ fn fixture_modes(arch: Arch) {
         let c = &s.contract;
         assert_eq!((c.arms, c.armed, c.arms_unmatched), (n, n, 0), "{mode}: {c:#?}");
         assert_eq!((c.handed_out, c.never_signalled), (n, 0), "{mode}");
+        // Signalled inside vb2_buffer_done, as the series does: the skew.
+        assert_eq!(g.vb2_done_to_signal.count, n, "{mode}: {:#?}", s.vb2);
+        assert!(g.vb2_done_to_signal.max_ns < 1_000_000, "{mode}: {:?}", g.vb2_done_to_signal);
         assert!(c.handed_out_unarmed <= unarmed_at_most, "{mode}: {c:#?}");
         eprintln!("{mode}: {}", report_text_example(&boot, mode));
     }
