@@ -15,6 +15,8 @@
 //! - `--foreign-ms MS`: after each frame a GPU-like producer (vgem, the
 //!   buffer imported by PRIME) writes the buffer in place, its own fence on
 //!   it for MS: the foreign fence the reviewers raised;
+//! - `--export-only N`: only the first N CAPTURE buffers are exported (and
+//!   handed over): the others have no dma-buf for a fence to go on;
 //! - with `--kill-after N`, frame N is handed over and the client exits
 //!   without ever queueing its OUTPUT (a crashed decoder): the waiter, which
 //!   still holds the device and the buffer, waits until `--wait-limit-ms`.
@@ -51,6 +53,9 @@ pub struct Plan {
     /// After each frame, a GPU-like producer (vgem) writes the decoded
     /// buffer in place: its own fence on the V4L2 buffer, this long.
     pub foreign: Option<Duration>,
+    /// Export (EXPBUF) only the first N CAPTURE buffers; the others are
+    /// decoded but never handed over (a fence has no dma-buf to go on).
+    pub export_only: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -167,7 +172,8 @@ pub fn run(plan: &Plan) -> Result<Truth> {
     setup(&out, BUF_TYPE_VIDEO_OUTPUT, plan.buffers)?;
     let mut bufs = Vec::new();
     let mut foreign_fds = Vec::new();
-    for index in 0..n {
+    let exported = plan.export_only.unwrap_or(n).min(n);
+    for index in 0..exported {
         let mut e = ExportBuffer { kind: BUF_TYPE_VIDEO_CAPTURE, index, ..Default::default() };
         ioctl(&cap, VIDIOC_EXPBUF, &mut e).context("EXPBUF")?;
         let fd = owned(e.fd);
@@ -231,7 +237,13 @@ pub fn run(plan: &Plan) -> Result<Truth> {
     let clock = Clock::monotonic();
     for frame in 0..plan.frames {
         let index = frame % n;
-        let mut hand = |i: u32| token_tx.write_all(&i.to_le_bytes()).context("telling the waiter");
+        let handed = index < exported;
+        let mut hand = |i: u32| -> Result<()> {
+            if handed {
+                token_tx.write_all(&i.to_le_bytes()).context("telling the waiter")?;
+            }
+            Ok(())
+        };
         qbuf(&cap, BUF_TYPE_VIDEO_CAPTURE, index)?;
         if plan.kill_after == Some(frame) {
             hand(index)?;
@@ -255,6 +267,9 @@ pub fn run(plan: &Plan) -> Result<Truth> {
         }
         dqbuf(&cap, BUF_TYPE_VIDEO_CAPTURE)?;
         dqbuf(&out, BUF_TYPE_VIDEO_OUTPUT)?;
+        if !handed {
+            continue;
+        }
         let mut ack = [0u8; 9];
         ack_rx.read_exact(&mut ack).context("hearing from the waiter")?;
         if let (Some(g), Some(busy)) = (&gpu, plan.foreign) {

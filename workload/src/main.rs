@@ -91,6 +91,9 @@ enum Cmd {
         /// (a foreign fence on the V4L2 buffer).
         #[arg(long)]
         foreign_ms: Option<f64>,
+        /// Export (and hand over) only the first N CAPTURE buffers.
+        #[arg(long)]
+        export_only: Option<u32>,
     },
     /// Stream a V4L2 capture device (MMAP buffers exported with EXPBUF).
     V4l2 {
@@ -154,7 +157,9 @@ fn main() {
             wait_limit_ms,
             style,
             foreign_ms,
+            export_only,
         } => m2m::run(&m2m::Plan {
+            export_only,
             foreign: foreign_ms.map(|ms| Duration::from_secs_f64(ms / 1e3)),
             export_first: match style.as_str() {
                 "export" => true,

@@ -546,6 +546,9 @@ run starved queue --frames 5 --starve-ms {M2M_STARVE_MS}
 # The series as posted: fences only on DMABUF imports, so these EXPBUF'd
 # MMAP buffers get none, and the compositor the stub.
 run posted posted --frames 5 --style export
+# Half the CAPTURE buffers never exported: queued without a fence beside
+# fenced ones.
+run partial queue --frames 8 --buffers 4 --export-only 2 --style export
 # A GPU-like producer writes each decoded buffer in place: vgem's fence on it.
 run foreign queue --frames 5 --foreign-ms 2
 run starved-run run --frames 5 --starve-ms {M2M_STARVE_MS}

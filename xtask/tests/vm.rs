@@ -684,6 +684,13 @@ fn fixture_modes(arch: Arch) {
     assert_eq!((po.contract.unattached_fences, po.stub_exports()), (frames, frames));
     assert_eq!(report("queue").contract.unattached_fences, 0);
 
+    // Buffers 2 and 3 of 4 never exported: 4 frames queued with a fence, 4
+    // without, on the one CAPTURE queue.
+    let pa = report("partial");
+    let q = &pa.contract.unfenced_queues;
+    assert_eq!(q.iter().map(|q| (q.1, q.2)).collect::<Vec<_>>(), [(4, 4)], "{q:?}");
+    assert!(report("queue").contract.unfenced_queues.is_empty());
+
     // vgem writing the V4L2 buffers in place: a foreign fence on each.
     let fo = report("foreign");
     assert_eq!(truth("foreign")["foreign_fences"], frames);

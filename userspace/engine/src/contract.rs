@@ -73,6 +73,10 @@ pub struct ContractSummary {
     pub unattached_fences: u64,
     #[serde(default)]
     pub unattached_worst: Vec<Stages>,
+    /// Queues where some buffers got a fence at buf_queue and others did
+    /// not: (queue, buffers fenced, buffers not).
+    #[serde(default)]
+    pub unfenced_queues: Vec<(String, u64, u64)>,
 }
 
 /// Keeps the `EXAMPLES` stages with the largest key.
@@ -134,6 +138,11 @@ pub struct Contract {
     pub foreign_worst: Worst,
     pub unattached: u64,
     pub unattached_worst: Worst,
+    /// Buffers queued to the driver (buf_queue) by a thread still inside
+    /// the call that may attach their fence: by thread, the queue.
+    pub queueing: rustc_hash::FxHashMap<u32, u64>,
+    /// By queue: buffers that got a series fence at buf_queue, and not.
+    pub queued: std::collections::BTreeMap<u64, (u64, u64)>,
 }
 
 impl Contract {

@@ -327,7 +327,7 @@ impl Engine {
             }
             Body::ResvAdd { resv, fence, usage } => {
                 self.resv_add(fence, usage, ts);
-                self.resv_guarded(resv, fence);
+                self.resv_guarded(resv, fence, m.tid);
             }
             Body::Export { phase, object, ret } => {
                 let fences = &self.fences;
@@ -350,7 +350,10 @@ impl Engine {
             Body::Arm { arg0 } => self.arm(arg0, ts),
             Body::Vb2Done { phase, .. } => self.vb2_done(m, phase),
             Body::FenceWait { phase, fence } => self.waits.kernel_wait(m, phase, fence),
-            Body::Vb2Buf { queue, vb, stage } => self.vb2_bufs.stage(queue, vb, stage, ts),
+            Body::Vb2Buf { queue, vb, stage } => {
+                self.vb2_bufs.stage(queue, vb, stage, ts);
+                self.buffer_queued(m.tid, queue, stage);
+            }
             Body::ArrayCreate { count, members } => self.arrays.created(m.tid, count, &members),
         }
         if !self.waits.closed.is_empty() {

@@ -39,10 +39,14 @@ impl Engine {
 
     /// `fence` was added to `resv`. Another driver's fence on a buffer the
     /// series' fences guard is foreign (counted whichever came first).
-    pub(super) fn resv_guarded(&mut self, resv: u64, fence: u64) {
+    pub(super) fn resv_guarded(&mut self, resv: u64, fence: u64, tid: u32) {
         let Some(f) = self.fences.get(&fence).copied() else { return };
         let Some(g) = f.group else { return };
         let series = self.groups[g].driver == SERIES_DRIVER;
+        // A series fence attached inside buf_queue: that buffer got one.
+        if series && let Some(queue) = self.contract.queueing.remove(&tid) {
+            self.contract.queued.entry(queue).or_default().0 += 1;
+        }
         if !self.resvs.by_resv.contains_key(&resv) {
             if self.resvs.order.len() >= crate::contract::MAX_RESVS
                 && let Some(old) = self.resvs.order.pop_front()
@@ -75,6 +79,18 @@ impl Engine {
             // Examples in the order seen: their lives are not over yet.
             let stages = self.stages(&o, self.seen_until_ns);
             self.contract.foreign_worst.offer(u64::MAX - self.contract.foreign, || stages);
+        }
+    }
+
+    /// A vb2 buffer stage on `tid`. buf_queue opens a window in which the
+    /// driver may attach the buffer's fence (on this thread, v1 of the
+    /// series); the thread's next vb2 stage closes it without one.
+    pub(super) fn buffer_queued(&mut self, tid: u32, queue: u64, stage: u32) {
+        if let Some(q) = self.contract.queueing.remove(&tid) {
+            self.contract.queued.entry(q).or_default().1 += 1;
+        }
+        if stage == fencescope_schema::VB2_BUF_QUEUE && self.contract.queueing.len() < 4096 {
+            self.contract.queueing.insert(tid, queue);
         }
     }
 
@@ -191,6 +207,12 @@ impl Engine {
                 hung.offer(age, || self.stages(f, now));
             }
         }
+        out.unfenced_queues = c
+            .queued
+            .iter()
+            .filter(|(_, (fenced, not))| *fenced > 0 && *not > 0)
+            .map(|(q, (fenced, not))| (format!("{q:#x}"), *fenced, *not))
+            .collect();
         out.unattached_fences = c.unattached;
         out.unattached_worst = c.unattached_worst.merged(&Default::default());
         out.foreign_fences = c.foreign;

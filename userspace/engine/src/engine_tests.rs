@@ -485,3 +485,22 @@ fn a_series_fence_on_no_buffer_is_counted() {
     assert_eq!(c.unattached_fences, 1);
     assert_eq!(c.unattached_worst[0].seqno, 1);
 }
+
+#[test]
+fn buffers_queued_without_a_fence_beside_fenced_ones_are_flagged() {
+    use fencescope_schema::{VB2_BUF_QUEUE, VB2_QBUF};
+    let mut s = Stream::new();
+    for (i, fenced) in [true, false, true, false].into_iter().enumerate() {
+        let t = i as u64 * MS;
+        s.push(t, Body::Vb2Buf { queue: 0xc0, vb: 0xb0 + i as u64, stage: VB2_QBUF });
+        s.push(t, Body::Vb2Buf { queue: 0xc0, vb: 0xb0 + i as u64, stage: VB2_BUF_QUEUE });
+        if fenced {
+            vb2_fence(&mut s, t + 1000, 0x100 + i as u64, i as u64);
+        }
+    }
+    // Closes the last window; a queue of only unfenced buffers says nothing.
+    s.push(9 * MS, Body::Vb2Buf { queue: 0xd0, vb: 0xe0, stage: VB2_BUF_QUEUE });
+    s.push(9 * MS, Body::Vb2Buf { queue: 0xd0, vb: 0xe0, stage: VB2_QBUF });
+    let c = s.run().contract;
+    assert_eq!(c.unfenced_queues, [("0xc0".to_string(), 2, 2)]);
+}

@@ -153,6 +153,10 @@ pub fn render(before: Side, after: Side, alpha: f64) -> String {
         t.count("  never signalled", bc.never_signalled, ac.never_signalled);
         t.count("  foreign fences", bc.foreign_fences, ac.foreign_fences);
         t.count("  fences on no buffer", bc.unattached_fences, ac.unattached_fences);
+        let unfenced = |c: &fencescope_engine::contract::ContractSummary| {
+            c.unfenced_queues.iter().map(|q| q.2).sum::<u64>()
+        };
+        t.count("  buffers without a fence", unfenced(bc), unfenced(ac));
     }
     t.section("in all");
     t.count("  stub exports", bs.stub_exports(), as_.stub_exports());

@@ -16,6 +16,7 @@ pub fn worth_showing(c: &ContractSummary) -> bool {
         || c.never_signalled > 0
         || c.foreign_fences > 0
         || c.unattached_fences > 0
+        || !c.unfenced_queues.is_empty()
 }
 
 /// One fence's stages in time order, as "name +ms" steps.
@@ -104,6 +105,10 @@ pub fn text(o: &mut String, c: &ContractSummary) {
             "  fences that guarded no buffer (added to no dma-buf): {}",
             c.unattached_fences
         );
+    }
+    for (queue, fenced, not) in &c.unfenced_queues {
+        let _ =
+            writeln!(o, "  vb2 queue {queue}: {not} buffers queued with no fence, {fenced} with");
     }
     if c.foreign_fences > 0 {
         let by: Vec<String> = c.foreign_drivers.iter().map(|(d, n)| format!("{n} {d}")).collect();

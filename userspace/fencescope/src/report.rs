@@ -480,6 +480,7 @@ mod tests {
                 foreign_worst: vec![],
                 unattached_fences: 0,
                 unattached_worst: vec![],
+                unfenced_queues: vec![("0xffff888004d2c000".into(), 4, 4)],
             },
         }
     }

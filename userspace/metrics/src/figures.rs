@@ -241,6 +241,12 @@ pub fn figures(s: &Summary, d: &Distributions, max_series: usize) -> Figures {
             max_series,
         ),
         counter(
+            "fencescope_buffers_queued_without_fence",
+            "vb2 buffers queued without a fence on a queue whose other buffers got one.",
+            vec![(vec![], s.contract.unfenced_queues.iter().map(|q| q.2).sum())],
+            max_series,
+        ),
+        counter(
             "fencescope_foreign_fences",
             "Fences of another driver on a buffer the series' fences guard.",
             s.contract
