@@ -536,7 +536,7 @@ run() {{ # NAME MODE WORKLOAD-ARGS...
     [ -n "$LINGER" ] && sleep $LINGER
     kill -INT $R; wait $R || {{ cat /tmp/$name.err; exit 1; }}
     fencescope report /tmp/$name.fsc --format json >/tmp/$name.report.json || exit 1
-    fencescope report /tmp/$name.fsc >/tmp/$name.report.txt || exit 1
+    fencescope report /tmp/$name.fsc --stages 2 >/tmp/$name.report.txt || exit 1
     for f in $name.json $name.err $name.report.json $name.report.txt; do emit $f /tmp/$f; done
 }}
 for mode in none queue run; do

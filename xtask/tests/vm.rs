@@ -731,6 +731,7 @@ fn fixture_modes(arch: Arch) {
 /// The stage timeline lines of a mode's text report (its first example).
 fn report_text_example(boot: &xtask::qemu::Boot, name: &str) -> String {
     let text = boot.file(&format!("{name}.report.txt")).unwrap();
-    let mut lines = text.lines().skip_while(|l| !l.starts_with("arming contract"));
-    lines.by_ref().take(12).collect::<Vec<_>>().join("\n")
+    let contract = text.lines().skip_while(|l| !l.starts_with("arming contract")).take(12);
+    let stages = text.lines().skip_while(|l| !l.starts_with("stage timelines"));
+    contract.chain(stages).collect::<Vec<_>>().join("\n")
 }

@@ -170,6 +170,8 @@ pub struct Engine {
     contract: Contract,
     /// Reservation objects seen, by what guards them (foreign fences).
     resvs: crate::contract::Resvs,
+    /// `with_stage_log`: the stages of the first fences that signal.
+    stage_log: Option<(usize, Vec<crate::contract::Stages>)>,
 }
 
 /// The key a fence gets when no address is known (classic tracepoints
@@ -217,6 +219,7 @@ impl Engine {
             trace: None,
             contract: Contract::default(),
             resvs: Default::default(),
+            stage_log: None,
         }
     }
 
@@ -274,6 +277,18 @@ impl Engine {
             tgid: f.creator_tgid,
             process: f.creator.to_string(),
         })
+    }
+
+    /// Also keeps the stage timelines of the first `n` fences to signal
+    /// (`report --stages`).
+    pub fn with_stage_log(mut self, n: usize) -> Self {
+        self.stage_log = Some((n, Vec::new()));
+        self
+    }
+
+    /// The stage timelines kept by [`Engine::with_stage_log`].
+    pub fn stage_log(&self) -> &[crate::contract::Stages] {
+        self.stage_log.as_ref().map_or(&[], |(_, v)| v.as_slice())
     }
 
     /// The folded stacks, if [`Engine::with_stacks`] asked for them.

@@ -134,6 +134,11 @@ impl Engine {
 
     pub(super) fn contract_on_signal(&mut self, f: &Fence, ts: u64) {
         self.unattached(f, ts);
+        let shown = f.counted && !f.group.is_some_and(|g| self.groups[g].hidden);
+        if shown && self.stage_log.as_ref().is_some_and(|(n, v)| v.len() < *n) {
+            let stages = self.stages(f, ts);
+            self.stage_log.as_mut().expect("checked").1.push(stages);
+        }
         if let Some(key) = self.unarmed_after_hand(f, ts) {
             self.contract.handed_out_unarmed += 1;
             let stages = self.stages(f, ts);

@@ -504,3 +504,22 @@ fn buffers_queued_without_a_fence_beside_fenced_ones_are_flagged() {
     let c = s.run().contract;
     assert_eq!(c.unfenced_queues, [("0xc0".to_string(), 2, 2)]);
 }
+
+#[test]
+fn the_stage_log_keeps_the_first_fences_to_signal() {
+    let mut s = Stream::new();
+    for i in 0..4u64 {
+        vb2_fence(&mut s, i * 20 * MS, 0x10 + i, i);
+        s.push(i * 20 * MS + MS, Body::Arm { arg0: 0x10 + i });
+        s.signal(i * 20 * MS + 11 * MS, 0x10 + i);
+    }
+    let mut e = Engine::default().with_stage_log(2);
+    s.events.iter().for_each(|ev| e.feed(ev));
+    let log = e.stage_log();
+    assert_eq!(log.iter().map(|f| f.seqno).collect::<Vec<_>>(), [0, 1]);
+    assert_eq!(
+        (log[0].attached_ns, log[0].armed_ns, log[0].signalled_ns),
+        (Some(10_000), Some(MS), Some(11 * MS))
+    );
+    assert!(Engine::default().stage_log().is_empty());
+}

@@ -168,6 +168,10 @@ pub struct ReportArgs {
     pub file: PathBuf,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Also print the stage timelines (created, attached, armed, handed
+    /// out, signalled) of the first N fences to signal (text format).
+    #[arg(long, value_name = "N")]
+    pub stages: Option<usize>,
     #[command(flatten)]
     pub filter: FilterArgs,
 }

@@ -60,6 +60,14 @@ fn example(o: &mut String, s: &Stages) {
     let _ = writeln!(o, "{line} (ms)");
 }
 
+/// `report --stages N`: each fence's whole life, one entry per fence.
+pub fn stage_log(fences: &[Stages]) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "\nstage timelines of the first {} fences to signal", fences.len());
+    fences.iter().for_each(|s| example(&mut o, s));
+    o
+}
+
 pub fn text(o: &mut String, c: &ContractSummary) {
     if !worth_showing(c) {
         return;

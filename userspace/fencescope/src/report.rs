@@ -46,8 +46,12 @@ pub fn replay_into(
 }
 
 pub fn run(a: &ReportArgs) -> Result<i32> {
-    let (engine, info) = replay(&a.file, &a.filter)?;
+    let n = a.stages.unwrap_or(0);
+    let (engine, info) = replay_into(&a.file, &a.filter, |e| e.with_stage_log(n))?;
     print!("{}", render_engine(&engine, a.format, &info.kernel_release));
+    if a.stages.is_some() && a.format == Format::Text {
+        print!("{}", crate::contract_report::stage_log(engine.stage_log()));
+    }
     Ok(0)
 }
 
