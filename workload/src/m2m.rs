@@ -20,21 +20,22 @@
 //! - with `--kill-after N`, frame N is handed over and the client exits
 //!   without ever queueing its OUTPUT (a crashed decoder): the waiter, which
 //!   still holds the device and the buffer, waits until `--wait-limit-ms`.
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::clock::{self, Clock};
 use crate::uapi::{ioctl, owned};
 use crate::v4l2::{
-    BUF_TYPE_VIDEO_CAPTURE, Buffer, Capability, ExportBuffer, MEMORY_MMAP, RequestBuffers,
-    VIDIOC_DQBUF, VIDIOC_EXPBUF, VIDIOC_QBUF, VIDIOC_QUERYCAP, VIDIOC_REQBUFS, VIDIOC_STREAMON,
+    BUF_TYPE_VIDEO_CAPTURE, Buffer, ExportBuffer, MEMORY_MMAP, RequestBuffers, VIDIOC_DQBUF,
+    VIDIOC_EXPBUF, VIDIOC_QBUF, VIDIOC_REQBUFS, VIDIOC_STREAMON, find_device,
 };
-use crate::vgem::{export_sync_file, pipe, readable};
+use crate::vgem::{export_sync_file, readable};
+use crate::waiter::spawn_waiter;
 
 const BUF_TYPE_VIDEO_OUTPUT: u32 = 2;
 const CAP_VIDEO_OUTPUT: u32 = 0x2;
@@ -86,28 +87,6 @@ fn param(name: &str) -> String {
         .unwrap_or_default()
         .trim()
         .to_string()
-}
-
-/// fencefix's node whose device caps include `want`.
-fn open(want: u32) -> Result<File> {
-    let mut paths: Vec<_> = std::fs::read_dir("/dev")?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("video")))
-        .collect();
-    paths.sort();
-    for path in paths {
-        let Ok(f) = OpenOptions::new().read(true).write(true).open(&path) else { continue };
-        // SAFETY: plain data, filled by the kernel.
-        let mut cap: Capability = unsafe { std::mem::zeroed() };
-        if ioctl(&f, VIDIOC_QUERYCAP, &mut cap).is_ok()
-            && cap.driver.starts_with(b"fencefix")
-            && cap.device_caps & want != 0
-        {
-            return Ok(f);
-        }
-    }
-    bail!("no fencefix device in /dev: load the fencefix module (fixtures/fencefix)")
 }
 
 fn buffer(kind: u32, index: u32) -> Buffer {
@@ -166,8 +145,9 @@ fn waiter(
 
 pub fn run(plan: &Plan) -> Result<Truth> {
     clock::tighten_timer_slack();
-    let out = open(CAP_VIDEO_OUTPUT)?;
-    let cap = open(crate::v4l2::CAP_VIDEO_CAPTURE)?;
+    let (out, _) = find_device("fencefix", CAP_VIDEO_OUTPUT)
+        .context("the fencefix fixture (fixtures/fencefix) is not loaded")?;
+    let (cap, _) = find_device("fencefix", crate::v4l2::CAP_VIDEO_CAPTURE)?;
     let n = setup(&cap, BUF_TYPE_VIDEO_CAPTURE, plan.buffers)?;
     setup(&out, BUF_TYPE_VIDEO_OUTPUT, plan.buffers)?;
     let mut bufs = Vec::new();
@@ -186,31 +166,13 @@ pub fn run(plan: &Plan) -> Result<Truth> {
         let mut k = kind as i32;
         ioctl(dev, VIDIOC_STREAMON, &mut k).context("STREAMON")?;
     }
-    let (token_rx, mut token_tx) = pipe()?;
-    let (mut ack_rx, ack_tx) = pipe()?;
-    // SAFETY: single-threaded here; the child only uses its own copies.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        bail!("fork: {}", std::io::Error::last_os_error());
-    }
-    if pid == 0 {
-        drop(token_tx);
-        drop(ack_rx);
-        crate::set_comm(&plan.waiter_comm);
+    let limit = plan.wait_limit_ms;
+    let export_first = plan.export_first;
+    let (pid, mut token_tx, mut ack_rx) = spawn_waiter(&plan.waiter_comm, move |tokens, acks| {
         // SAFETY: ignoring SIGPIPE: a gone client is seen as a write error.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-        let code = match waiter(bufs, token_rx, ack_tx, plan.wait_limit_ms, plan.export_first) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("fence-workload waiter: {e:#}");
-                1
-            }
-        };
-        // SAFETY: leave the forked child without running the parent's exit.
-        unsafe { libc::_exit(code) };
-    }
-    drop(token_rx);
-    drop(ack_tx);
+        waiter(bufs, tokens, acks, limit, export_first)
+    })?;
     let mut truth = Truth {
         mode: param("mode"),
         job_ms: param("job_ms").parse().unwrap_or(0.0),

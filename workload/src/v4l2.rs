@@ -84,8 +84,9 @@ pub struct Streamed {
     pub exported: u32,
 }
 
-/// The first capture device whose driver is `driver`.
-fn open(driver: &str) -> Result<(File, String)> {
+/// The first video node whose driver is `driver` and whose device caps
+/// include `caps` (capture, output): the node and its path.
+pub(crate) fn find_device(driver: &str, caps: u32) -> Result<(File, String)> {
     let mut paths: Vec<_> = std::fs::read_dir("/dev")?
         .flatten()
         .map(|e| e.path())
@@ -98,16 +99,16 @@ fn open(driver: &str) -> Result<(File, String)> {
         let mut cap: Capability = unsafe { std::mem::zeroed() };
         if ioctl(&f, VIDIOC_QUERYCAP, &mut cap).is_ok()
             && cap.driver.starts_with(driver.as_bytes())
-            && cap.device_caps & CAP_VIDEO_CAPTURE != 0
+            && cap.device_caps & caps != 0
         {
             return Ok((f, path.display().to_string()));
         }
     }
-    bail!("no {driver} capture device in /dev: load the {driver} module")
+    bail!("no {driver} device with caps {caps:#x} in /dev: load the {driver} module")
 }
 
 pub fn stream(driver: &str, buffers: u32, frames: u32) -> Result<Streamed> {
-    let (dev, device) = open(driver)?;
+    let (dev, device) = find_device(driver, CAP_VIDEO_CAPTURE)?;
     let mut req = RequestBuffers {
         count: buffers,
         kind: BUF_TYPE_VIDEO_CAPTURE,

@@ -176,32 +176,13 @@ pub fn run(plan: &Plan) -> Result<Truth> {
     let dev = Device::open()?;
     let (handle, fenced) = dev.buffer()?;
     let (_bare_handle, bare) = dev.buffer()?;
-    let (token_rx, mut token_tx) = pipe()?;
-    let (mut ack_rx, ack_tx) = pipe()?;
-
-    // SAFETY: single-threaded here; the child only uses its own copies.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        bail!("fork: {}", std::io::Error::last_os_error());
-    }
-    if pid == 0 {
-        drop(token_tx);
-        drop(ack_rx);
-        crate::set_comm(&plan.waiter_comm);
-        // Ahead of the tracers, behind the producer: it asks on time.
-        let _ = clock::realtime(40);
-        let code = match crate::waiter::run(fenced, bare, token_rx, ack_tx) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("fence-workload waiter: {e:#}");
-                1
-            }
-        };
-        // SAFETY: leave the forked child without running the parent's exit.
-        unsafe { libc::_exit(code) };
-    }
-    drop(token_rx);
-    drop(ack_tx);
+    let comm = plan.waiter_comm.clone();
+    let (pid, mut token_tx, mut ack_rx) =
+        crate::waiter::spawn_waiter(&comm, move |tokens, acks| {
+            // Ahead of the tracers, behind the producer: it asks on time.
+            let _ = clock::realtime(40);
+            crate::waiter::run(fenced, bare, tokens, acks)
+        })?;
     // Only the producer: the waiter is an ordinary compositor-like process.
     let realtime = clock::realtime(50);
 

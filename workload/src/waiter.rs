@@ -50,6 +50,38 @@ impl Style {
     }
 }
 
+/// Forks the compositor-like waiter, named `comm`, running `body` on its
+/// ends of two pipes (tokens in, acks out); returns its pid and the
+/// producer's ends. The child exits with `body`'s outcome and never returns.
+pub fn spawn_waiter(
+    comm: &str,
+    body: impl FnOnce(File, File) -> Result<()>,
+) -> Result<(libc::pid_t, File, File)> {
+    let (token_rx, token_tx) = crate::vgem::pipe()?;
+    let (ack_rx, ack_tx) = crate::vgem::pipe()?;
+    // SAFETY: the workloads are single-threaded here; the child only uses
+    // its own copies.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        bail!("fork: {}", std::io::Error::last_os_error());
+    }
+    if pid == 0 {
+        drop(token_tx);
+        drop(ack_rx);
+        crate::set_comm(comm);
+        let code = match body(token_rx, ack_tx) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("fence-workload waiter: {e:#}");
+                1
+            }
+        };
+        // SAFETY: leave the forked child without running the parent's exit.
+        unsafe { libc::_exit(code) };
+    }
+    Ok((pid, token_tx, ack_rx))
+}
+
 /// What the producer tells the waiter: 17 bytes, one atomic pipe write.
 pub enum Token {
     Fence {
