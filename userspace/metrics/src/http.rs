@@ -93,3 +93,17 @@ pub async fn serve(listener: std::net::TcpListener, published: Published) -> std
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_port_is_one_line_saying_what_to_do() {
+        let first = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let taken = first.local_addr().unwrap();
+        let err = bind(taken).unwrap_err();
+        assert!(err.contains("is in use") && err.contains("--listen"), "{err}");
+        assert!(!err.contains('\n'));
+    }
+}
