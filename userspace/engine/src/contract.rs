@@ -84,11 +84,16 @@ pub struct ContractSummary {
 pub struct Worst(Vec<(u64, Stages)>);
 
 impl Worst {
-    pub fn offer(&mut self, key: u64, stages: impl FnOnce() -> Stages) {
-        if self.0.len() == EXAMPLES && self.0.last().is_some_and(|(k, _)| *k >= key) {
+    /// Whether an example of `key` would be kept: build its stages only then.
+    pub fn wants(&self, key: u64) -> bool {
+        self.0.len() < EXAMPLES || self.0.last().is_some_and(|(k, _)| *k < key)
+    }
+
+    pub fn keep(&mut self, key: u64, stages: Stages) {
+        if !self.wants(key) {
             return;
         }
-        self.0.push((key, stages()));
+        self.0.push((key, stages));
         self.0.sort_by_key(|e| std::cmp::Reverse(e.0));
         self.0.truncate(EXAMPLES);
     }

@@ -1,7 +1,7 @@
 //! The engine's side of the contract checks (see `contract`): arming,
 //! handing out, and the checks as fences signal, die or stay alive.
 use super::*;
-use crate::contract::{ContractSummary, Stages};
+use crate::contract::{Contract, ContractSummary, Stages, Worst};
 
 /// The driver name the videobuf2 release-fence series gives its fences:
 /// an arm hook that does not take the fence arms the oldest of these.
@@ -77,8 +77,8 @@ impl Engine {
             let name = format!("{}/{}", self.groups[og].driver, self.groups[og].timeline);
             *self.contract.foreign_drivers.entry(name).or_default() += 1;
             // Examples in the order seen: their lives are not over yet.
-            let stages = self.stages(&o, self.seen_until_ns);
-            self.contract.foreign_worst.offer(u64::MAX - self.contract.foreign, || stages);
+            let key = u64::MAX - self.contract.foreign;
+            self.offer(|c| &mut c.foreign_worst, key, &o, self.seen_until_ns);
         }
     }
 
@@ -127,8 +127,8 @@ impl Engine {
         let series = f.group.is_some_and(|g| self.groups[g].driver == SERIES_DRIVER);
         if series && f.resv.is_none() && f.counted {
             self.contract.unattached += 1;
-            let stages = self.stages(f, now);
-            self.contract.unattached_worst.offer(u64::MAX - self.contract.unattached, || stages);
+            let key = u64::MAX - self.contract.unattached;
+            self.offer(|c| &mut c.unattached_worst, key, f, now);
         }
     }
 
@@ -139,10 +139,23 @@ impl Engine {
             let stages = self.stages(f, ts);
             self.stage_log.as_mut().expect("checked").1.push(stages);
         }
-        if let Some(key) = self.unarmed_after_hand(f, ts) {
+        self.judge_hand_out(f, ts);
+    }
+
+    /// Counts `f` if it was handed out before it was armed (judged at `now`).
+    fn judge_hand_out(&mut self, f: &Fence, now: u64) {
+        if let Some(key) = self.unarmed_after_hand(f, now) {
             self.contract.handed_out_unarmed += 1;
-            let stages = self.stages(f, ts);
-            self.contract.handed_unarmed_worst.offer(key, || stages);
+            self.offer(|c| &mut c.handed_unarmed_worst, key, f, now);
+        }
+    }
+
+    /// Offers `f` to one of the contract's worst-example lists, building
+    /// its stages only when the list keeps it.
+    fn offer(&mut self, list: fn(&mut Contract) -> &mut Worst, key: u64, f: &Fence, now: u64) {
+        if list(&mut self.contract).wants(key) {
+            let stages = self.stages(f, now);
+            list(&mut self.contract).keep(key, stages);
         }
     }
 
@@ -152,13 +165,8 @@ impl Engine {
         }
         let now = self.seen_until_ns;
         self.contract.destroyed_unsignalled += 1;
-        let stages = self.stages(f, now);
-        self.contract.destroyed_worst.offer(now.saturating_sub(f.init_ns), || stages);
-        if let Some(key) = self.unarmed_after_hand(f, now) {
-            self.contract.handed_out_unarmed += 1;
-            let stages = self.stages(f, now);
-            self.contract.handed_unarmed_worst.offer(key, || stages);
-        }
+        self.offer(|c| &mut c.destroyed_worst, now.saturating_sub(f.init_ns), f, now);
+        self.judge_hand_out(f, now);
     }
 
     /// `f`'s stages, relative to its creation, seen at `now`.
@@ -199,17 +207,21 @@ impl Engine {
             never_signalled_threshold_ns: limit,
             ..ContractSummary::default()
         };
-        let mut unarmed = crate::contract::Worst::default();
-        let mut hung = crate::contract::Worst::default();
+        let mut unarmed = Worst::default();
+        let mut hung = Worst::default();
         for f in self.fences.values().filter(|f| f.lifetime_ns.is_none() && f.counted) {
             if let Some(key) = self.unarmed_after_hand(f, now) {
                 out.handed_out_unarmed += 1;
-                unarmed.offer(key, || self.stages(f, now));
+                if unarmed.wants(key) {
+                    unarmed.keep(key, self.stages(f, now));
+                }
             }
             let age = now.saturating_sub(f.init_ns);
             if age >= limit && !f.group.is_some_and(|g| self.groups[g].hidden) {
                 out.never_signalled += 1;
-                hung.offer(age, || self.stages(f, now));
+                if hung.wants(age) {
+                    hung.keep(age, self.stages(f, now));
+                }
             }
         }
         out.unfenced_queues = c

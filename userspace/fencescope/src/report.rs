@@ -24,17 +24,31 @@ pub fn replay_into(
     filter: &crate::cli::FilterArgs,
     setup_more: impl FnOnce(Engine) -> Engine,
 ) -> Result<(Engine, capture::Info)> {
+    let (cap, setup) = open_capture(path)?;
+    let mut engine = setup_more(setup.engine(filter.filter()));
+    decode_each(&cap, "reporting", |ev| engine.feed(&ev));
+    Ok((engine, cap.info))
+}
+
+/// A capture, and how the engine must read it (as the live run did).
+pub fn open_capture(path: &std::path::Path) -> Result<(capture::Capture, EngineSetup)> {
     let cap = capture::read(path)?;
     let setup: EngineSetup = serde_json::from_value(cap.info.engine.clone()).unwrap_or_default();
-    let mut engine = setup_more(setup.engine(filter.filter()));
+    Ok((cap, setup))
+}
+
+/// Decodes every record of `cap` into `each`; warns on stderr where the
+/// capture stops early ("`doing` N records") or records do not decode.
+/// Returns whether it was cut short.
+pub fn decode_each(cap: &capture::Capture, doing: &str, mut each: impl FnMut(Event)) -> bool {
     let mut malformed = 0u64;
     let outcome = cap.for_each(|rec| match Event::decode(rec) {
-        Ok(ev) => engine.feed(&ev),
+        Ok(ev) => each(ev),
         Err(_) => malformed += 1,
     });
     if let Some(why) = &outcome.stopped {
         eprintln!(
-            "fencescope: warning: {}: {why}; reporting {} records",
+            "fencescope: warning: {}: {why}; {doing} {} records",
             cap.name(),
             outcome.records
         );
@@ -42,7 +56,7 @@ pub fn replay_into(
     if malformed > 0 {
         eprintln!("fencescope: warning: {malformed} records did not decode and were skipped");
     }
-    Ok((engine, cap.info))
+    outcome.stopped.is_some()
 }
 
 pub fn run(a: &ReportArgs) -> Result<i32> {

@@ -6,7 +6,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use fencescope_capture as capture;
 use fencescope_engine::{Engine, Event};
 use fencescope_top::{Action, Top, draw, state::Pane};
 use ratatui::backend::TestBackend;
@@ -17,6 +16,7 @@ use crate::cli::TopArgs;
 use crate::kernel;
 use crate::live::{Flow, Sink};
 use crate::metrics::Metrics;
+use crate::report;
 use crate::session::{self, Capture, EngineSetup, EngineSink};
 
 /// The oldest unsignalled fences listed.
@@ -208,25 +208,12 @@ fn live(a: &TopArgs, use_btf: bool) -> Result<i32> {
 
 /// A capture's events, decoded, and the engine set up as its run's was.
 fn load(a: &TopArgs, path: &Path) -> Result<(Vec<Event>, Engine, String)> {
-    let cap = capture::read(path)?;
-    let setup: EngineSetup = serde_json::from_value(cap.info.engine.clone()).unwrap_or_default();
+    let (cap, setup) = report::open_capture(path)?;
     let mut events = Vec::new();
-    let mut malformed = 0u64;
-    let outcome = cap.for_each(|rec| match Event::decode(rec) {
-        Ok(ev) => events.push(ev),
-        Err(_) => malformed += 1,
-    });
+    let cut = report::decode_each(&cap, "showing", |ev| events.push(ev));
     let mut source = format!("replay {} ×{}", cap.name(), a.speed);
-    if let Some(why) = &outcome.stopped {
-        eprintln!(
-            "fencescope: warning: {}: {why}; showing {} records",
-            cap.name(),
-            outcome.records
-        );
+    if cut {
         source += " (cut short)";
-    }
-    if malformed > 0 {
-        eprintln!("fencescope: warning: {malformed} records did not decode and were skipped");
     }
     Ok((events, setup.engine(a.live.filter.filter()), source))
 }

@@ -66,15 +66,6 @@ fn header_line(top: &Top) -> Paragraph<'static> {
     ]))
 }
 
-fn pane_block(top: &Top, pane: Pane, title: String) -> Block<'static> {
-    let style = if top.pane == pane { Style::new().fg(Color::Cyan) } else { Style::new() };
-    Block::new().borders(Borders::ALL).border_style(style).title(title)
-}
-
-fn table_state(top: &Top, pane: Pane) -> TableState {
-    TableState::new().with_selected((top.pane == pane).then_some(top.selected[pane as usize]))
-}
-
 /// Figures are right-aligned, so their magnitudes line up.
 fn num(text: String) -> Cell<'static> {
     Cell::from(Line::from(text).alignment(Alignment::Right))
@@ -131,11 +122,19 @@ fn draw_timelines(f: &mut Frame, top: &Top, area: Rect) {
         FIGURE,
     ];
     let title = format!("Fence lifetimes by driver/timeline (sort: {})", top.sort.name());
-    let table = Table::new(rows, widths)
-        .header(header)
-        .block(pane_block(top, Pane::Timelines, title))
+    let table = Table::new(rows, widths).header(header);
+    render_pane(f, top, area, Pane::Timelines, title, table);
+}
+
+/// A pane's table in its block (cyan when focused), the selected row
+/// reversed when it has the focus.
+fn render_pane(f: &mut Frame, top: &Top, area: Rect, pane: Pane, title: String, t: Table) {
+    let style = if top.pane == pane { Style::new().fg(Color::Cyan) } else { Style::new() };
+    let table = t
+        .block(Block::new().borders(Borders::ALL).border_style(style).title(title))
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    f.render_stateful_widget(table, area, &mut table_state(top, Pane::Timelines));
+    let selected = (top.pane == pane).then_some(top.selected[pane as usize]);
+    f.render_stateful_widget(table, area, &mut TableState::new().with_selected(selected));
 }
 
 fn wait_row(r: &WaitRow) -> Row<'static> {
@@ -172,11 +171,8 @@ fn draw_waits(f: &mut Frame, top: &Top, area: Rect) {
         per_sec(top.stub_exports_per_sec),
         top.summary.stub_exports()
     );
-    let table = Table::new(rows, widths)
-        .header(header)
-        .block(pane_block(top, Pane::Waits, title))
-        .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    f.render_stateful_widget(table, area, &mut table_state(top, Pane::Waits));
+    let table = Table::new(rows, widths).header(header);
+    render_pane(f, top, area, Pane::Waits, title, table);
 }
 
 fn draw_sparkline(f: &mut Frame, top: &Top, area: Rect) {
