@@ -1,27 +1,28 @@
 //! What touches a fence after its birth: reservation objects, exports,
 //! arrays, dma-buf polls and wait callbacks.
 use aya_ebpf::{
-    helpers::bpf_probe_read_kernel,
     macros::{fentry, kprobe, kretprobe, tracepoint},
     programs::{FEntryContext, ProbeContext, RetProbeContext, TracePointContext},
 };
 use fencescope_schema::{
-    ARRAY_MEMBERS, AddCallback, Arm, ArrayCreate, EXPORT_SYNC_FILE_CMD, FenceInit, Kind,
-    PHASE_ENTRY, PHASE_RETURN, ResvAdd, Via,
+    ARRAY_MEMBERS, AddCallback, Arm, ArrayCreate, EXPORT_SYNC_FILE_CMD, Kind, PHASE_ENTRY,
+    PHASE_RETURN, ResvAdd, Via,
 };
 
 use crate::{
-    EVENTS, IN_EXPORT, TP_IOCTL_CMD_OFFSET, TP_IOCTL_FD_OFFSET, TP_IOCTL_RET_OFFSET,
-    WAIT_FUNC_DMABUF, WAIT_FUNC_SYNC_FILE, call, current_tid, dropped, emit, fence_ids, global,
-    global64, header, wakeup_flag,
+    IN_EXPORT, TP_IOCTL_CMD_OFFSET, TP_IOCTL_FD_OFFSET, TP_IOCTL_RET_OFFSET, WAIT_FUNC_DMABUF,
+    WAIT_FUNC_SYNC_FILE, call, current_tid, emit, fence::fence_from_struct, global, global64,
+    read_u64_into,
 };
 
 #[inline(always)]
 fn resv_add(resv: u64, fence: u64, usage: u64, via: Via) {
-    emit(
-        Kind::ResvAdd,
-        ResvAdd { header: header(Kind::ResvAdd, via), resv, fence, usage: usage as u32, _pad: 0 },
-    );
+    emit(Kind::ResvAdd, via, |r: *mut ResvAdd| unsafe {
+        (*r).resv = resv;
+        (*r).fence = fence;
+        (*r).usage = usage as u32;
+        (*r)._pad = 0;
+    });
 }
 
 /// `dma_resv_add_fence` through its BTF trampoline: far cheaper per call
@@ -47,7 +48,7 @@ pub fn resv_add_kprobe(ctx: ProbeContext) -> i32 {
 #[kprobe]
 pub fn arm_kprobe(ctx: ProbeContext) -> i32 {
     let arg0: u64 = ctx.arg(0).unwrap_or(0);
-    emit(Kind::Arm, Arm { header: header(Kind::Arm, Via::Kprobe), arg0 });
+    emit(Kind::Arm, Via::Kprobe, |r: *mut Arm| unsafe { (*r).arg0 = arg0 });
     0
 }
 
@@ -57,25 +58,19 @@ pub fn arm_kprobe(ctx: ProbeContext) -> i32 {
 pub fn array_create_kprobe(ctx: ProbeContext) -> i32 {
     let count: u64 = ctx.arg(0).unwrap_or(0);
     let fences: *const u64 = ctx.arg(1).unwrap_or(core::ptr::null());
-    let Some(mut entry) = EVENTS.reserve::<ArrayCreate>(0) else {
-        dropped(Kind::ArrayCreate);
-        return 0;
-    };
-    let rec = entry.as_mut_ptr();
-    unsafe {
-        (*rec).header = header(Kind::ArrayCreate, Via::Kprobe);
-        (*rec).count = count as u32;
-        (*rec)._pad = 0;
-        (*rec).members = [0; ARRAY_MEMBERS];
+    emit(Kind::ArrayCreate, Via::Kprobe, |r: *mut ArrayCreate| unsafe {
+        (*r).count = count as u32;
+        (*r)._pad = 0;
         let n = (count as usize).min(ARRAY_MEMBERS);
         for i in 0..ARRAY_MEMBERS {
-            if i >= n {
-                break;
+            let member = &raw mut (*r).members[i];
+            if i < n {
+                read_u64_into(member, fences.add(i).cast());
+            } else {
+                *member = 0;
             }
-            (*rec).members[i] = bpf_probe_read_kernel(fences.add(i)).unwrap_or(0);
         }
-    }
-    entry.submit(wakeup_flag());
+    });
     0
 }
 
@@ -110,16 +105,7 @@ pub fn sync_file_create_kprobe(ctx: ProbeContext) -> i32 {
         return 0;
     }
     let fence: *const u8 = ctx.arg(0).unwrap_or(core::ptr::null());
-    let (context, seqno) = fence_ids(fence);
-    emit(
-        Kind::SyncFile,
-        FenceInit {
-            header: header(Kind::SyncFile, Via::Kprobe),
-            fence: fence as u64,
-            context,
-            seqno,
-        },
-    );
+    fence_from_struct(Kind::SyncFile, fence, Via::Kprobe);
     0
 }
 
@@ -172,9 +158,9 @@ pub fn add_callback_kprobe(ctx: ProbeContext) -> i32 {
     if (a != 0 || b != 0) && func != a && func != b {
         return 0;
     }
-    emit(
-        Kind::AddCallback,
-        AddCallback { header: header(Kind::AddCallback, Via::Kprobe), fence, func },
-    );
+    emit(Kind::AddCallback, Via::Kprobe, |r: *mut AddCallback| unsafe {
+        (*r).fence = fence;
+        (*r).func = func;
+    });
     0
 }

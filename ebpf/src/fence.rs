@@ -8,25 +8,37 @@ use aya_ebpf::{
 use fencescope_schema::{FenceDestroy, FenceInit, FenceNames, FenceSignaled, Kind, NAME_LEN, Via};
 
 use crate::{
-    EVENTS, TP_INIT_CONTEXT_OFFSET, TP_INIT_DRIVER_OFFSET, TP_INIT_SEQNO_OFFSET,
-    TP_INIT_TIMELINE_OFFSET, TP_SIGNALED_CONTEXT_OFFSET, TP_SIGNALED_SEQNO_OFFSET, dropped, emit,
-    fence_ids, global, header, wakeup_flag,
+    TP_INIT_CONTEXT_OFFSET, TP_INIT_DRIVER_OFFSET, TP_INIT_SEQNO_OFFSET, TP_INIT_TIMELINE_OFFSET,
+    TP_SIGNALED_CONTEXT_OFFSET, TP_SIGNALED_SEQNO_OFFSET, emit, fence_ids_into, global,
 };
 
+// Signal and export records share the init record's shape.
+const _: () = assert!(size_of::<FenceInit>() == size_of::<FenceSignaled>());
+
+/// A [`FenceInit`]-shaped record (init, signal, export) of a fence whose
+/// struct is readable: context and seqno come from the fence itself.
 #[inline(always)]
-fn init_from_struct(fence: *const u8, via: Via) {
-    let (context, seqno) = fence_ids(fence);
-    emit(
-        Kind::FenceInit,
-        FenceInit { header: header(Kind::FenceInit, via), fence: fence as u64, context, seqno },
-    );
+pub(crate) fn fence_from_struct(kind: Kind, fence: *const u8, via: Via) {
+    emit(kind, via, |r: *mut FenceInit| unsafe {
+        (*r).fence = fence as u64;
+        fence_ids_into(fence, &raw mut (*r).context, &raw mut (*r).seqno);
+    });
+}
+
+#[inline(always)]
+fn fence_from_args(fence: *const u8, context: u64, seqno: u64, via: Via) {
+    emit(Kind::FenceInit, via, |r: *mut FenceInit| unsafe {
+        (*r).fence = fence as u64;
+        (*r).context = context;
+        (*r).seqno = seqno;
+    });
 }
 
 /// `trace_dma_fence_init(fence)`, at the end of `dma_fence_init{,64}`: the
 /// fence is fully set up, and both init variants pass through here.
 #[raw_tracepoint(tracepoint = "dma_fence_init")]
 pub fn fence_init_raw(ctx: RawTracePointContext) -> i32 {
-    init_from_struct(ctx.arg::<*const u8>(0), Via::RawTracepoint);
+    fence_from_struct(Kind::FenceInit, ctx.arg::<*const u8>(0), Via::RawTracepoint);
     0
 }
 
@@ -37,15 +49,7 @@ pub fn fence_init_kprobe(ctx: ProbeContext) -> i32 {
     let fence: *const u8 = ctx.arg(0).unwrap_or(core::ptr::null());
     let context: u64 = ctx.arg(3).unwrap_or(0);
     let seqno: u64 = ctx.arg(4).unwrap_or(0);
-    emit(
-        Kind::FenceInit,
-        FenceInit {
-            header: header(Kind::FenceInit, Via::Kprobe),
-            fence: fence as u64,
-            context,
-            seqno,
-        },
-    );
+    fence_from_args(fence, context, seqno, Via::Kprobe);
     0
 }
 
@@ -55,15 +59,7 @@ pub fn fence_init_fentry(ctx: FEntryContext) -> i32 {
     let fence: *const u8 = ctx.arg(0);
     let context: u64 = ctx.arg(3);
     let seqno: u64 = ctx.arg(4);
-    emit(
-        Kind::FenceInit,
-        FenceInit {
-            header: header(Kind::FenceInit, Via::Fentry),
-            fence: fence as u64,
-            context,
-            seqno,
-        },
-    );
+    fence_from_args(fence, context, seqno, Via::Fentry);
     0
 }
 
@@ -71,65 +67,52 @@ pub fn fence_init_fentry(ctx: FEntryContext) -> i32 {
 /// timeline names the kernel asked the driver for; nothing else does.
 #[tracepoint(category = "dma_fence", name = "dma_fence_init")]
 pub fn fence_init_names(ctx: TracePointContext) -> i32 {
-    let Some(mut entry) = EVENTS.reserve::<FenceNames>(0) else {
-        dropped(Kind::FenceNames);
-        return 0;
-    };
-    let rec = entry.as_mut_ptr();
-    unsafe {
-        (*rec).header = header(Kind::FenceNames, Via::Tracepoint);
-        (*rec).context = ctx.read_at::<u32>(global(&TP_INIT_CONTEXT_OFFSET)).unwrap_or(0);
-        (*rec).seqno = ctx.read_at::<u32>(global(&TP_INIT_SEQNO_OFFSET)).unwrap_or(0);
-        (*rec).driver = [0; NAME_LEN];
-        (*rec).timeline = [0; NAME_LEN];
+    emit(Kind::FenceNames, Via::Tracepoint, |r: *mut FenceNames| unsafe {
+        (*r).context = ctx.read_at::<u32>(global(&TP_INIT_CONTEXT_OFFSET)).unwrap_or(0);
+        (*r).seqno = ctx.read_at::<u32>(global(&TP_INIT_SEQNO_OFFSET)).unwrap_or(0);
         let base = ctx.as_ptr() as *const u8;
-        // __data_loc: low 16 bits offset into the record, high 16 the length.
-        if let Ok(loc) = ctx.read_at::<u32>(global(&TP_INIT_DRIVER_OFFSET)) {
-            let _ = bpf_probe_read_kernel_str_bytes(
-                base.add((loc & 0xffff) as usize),
-                &mut (*rec).driver,
-            );
-        }
-        if let Ok(loc) = ctx.read_at::<u32>(global(&TP_INIT_TIMELINE_OFFSET)) {
-            let _ = bpf_probe_read_kernel_str_bytes(
-                base.add((loc & 0xffff) as usize),
-                &mut (*rec).timeline,
-            );
-        }
-    }
-    entry.submit(wakeup_flag());
+        name_into(&ctx, base, global(&TP_INIT_DRIVER_OFFSET), &raw mut (*r).driver);
+        name_into(&ctx, base, global(&TP_INIT_TIMELINE_OFFSET), &raw mut (*r).timeline);
+    });
     0
+}
+
+/// Copies the `__data_loc` string at field `field` of the record into `dst`,
+/// NUL-padded: the engine keys names by all their bytes.
+#[inline(always)]
+unsafe fn name_into(
+    ctx: &TracePointContext,
+    base: *const u8,
+    field: usize,
+    dst: *mut [u8; NAME_LEN],
+) {
+    let words = dst.cast::<u64>();
+    for i in 0..NAME_LEN / 8 {
+        // Word stores: a byte array's zeroing would be a byte loop.
+        unsafe { words.add(i).write_volatile(0) };
+    }
+    // __data_loc: low 16 bits offset into the record, high 16 the length.
+    if let Ok(loc) = unsafe { ctx.read_at::<u32>(field) } {
+        let from = unsafe { base.add((loc & 0xffff) as usize) };
+        let _ = unsafe { bpf_probe_read_kernel_str_bytes(from, &mut *dst) };
+    }
 }
 
 /// `trace_dma_fence_signaled(fence)`: every signalling path ends here, even
 /// where `dma_fence_signal_timestamp_locked` is inlined into its callers.
 #[raw_tracepoint(tracepoint = "dma_fence_signaled")]
 pub fn fence_signaled_raw(ctx: RawTracePointContext) -> i32 {
-    let fence = ctx.arg::<*const u8>(0);
-    let (context, seqno) = fence_ids(fence);
-    emit(
-        Kind::FenceSignaled,
-        FenceSignaled {
-            header: header(Kind::FenceSignaled, Via::RawTracepoint),
-            fence: fence as u64,
-            context,
-            seqno,
-        },
-    );
+    fence_from_struct(Kind::FenceSignaled, ctx.arg::<*const u8>(0), Via::RawTracepoint);
     0
 }
 
 /// `trace_dma_fence_destroy(fence)`: the last reference went.
 #[raw_tracepoint(tracepoint = "dma_fence_destroy")]
 pub fn fence_destroy_raw(ctx: RawTracePointContext) -> i32 {
-    let fence = ctx.arg::<*const u8>(0);
-    emit(
-        Kind::FenceDestroy,
-        FenceDestroy {
-            header: header(Kind::FenceDestroy, Via::RawTracepoint),
-            fence: fence as u64,
-        },
-    );
+    let fence = ctx.arg::<*const u8>(0) as u64;
+    emit(Kind::FenceDestroy, Via::RawTracepoint, |r: *mut FenceDestroy| unsafe {
+        (*r).fence = fence;
+    });
     0
 }
 
@@ -143,14 +126,10 @@ pub fn fence_signaled_tp(ctx: TracePointContext) -> i32 {
             ctx.read_at::<u32>(global(&TP_SIGNALED_SEQNO_OFFSET)).unwrap_or(0),
         )
     };
-    emit(
-        Kind::FenceSignaled,
-        FenceSignaled {
-            header: header(Kind::FenceSignaled, Via::Tracepoint),
-            fence: 0,
-            context: context as u64,
-            seqno: seqno as u64,
-        },
-    );
+    emit(Kind::FenceSignaled, Via::Tracepoint, |r: *mut FenceSignaled| unsafe {
+        (*r).fence = 0;
+        (*r).context = context as u64;
+        (*r).seqno = seqno as u64;
+    });
     0
 }

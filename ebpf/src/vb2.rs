@@ -8,7 +8,7 @@ use fencescope_schema::{
     Vb2Buf, Via,
 };
 
-use crate::{call, emit, header};
+use crate::{call, emit};
 
 /// `vb2_buffer_done(vb, state)`: the producer's done, whose window holds the
 /// signal of the buffer's fence under the series.
@@ -29,10 +29,11 @@ pub fn vb2_done_return(_ctx: RetProbeContext) -> i32 {
 #[inline(always)]
 fn fence_wait(ctx: &RawTracePointContext, phase: u32) {
     let fence = ctx.arg::<*const u8>(0) as u64;
-    emit(
-        Kind::FenceWait,
-        FenceWait { header: header(Kind::FenceWait, Via::RawTracepoint), fence, phase, _pad: 0 },
-    );
+    emit(Kind::FenceWait, Via::RawTracepoint, |r: *mut FenceWait| unsafe {
+        (*r).fence = fence;
+        (*r).phase = phase;
+        (*r)._pad = 0;
+    });
 }
 
 /// `dma_fence_wait_start`/`_end`: blocking waits inside the kernel.
@@ -52,10 +53,12 @@ pub fn fence_wait_end_raw(ctx: RawTracePointContext) -> i32 {
 fn vb2(ctx: &RawTracePointContext, stage: u32) {
     let queue = ctx.arg::<*const u8>(0) as u64;
     let vb = ctx.arg::<*const u8>(1) as u64;
-    emit(
-        Kind::Vb2Buf,
-        Vb2Buf { header: header(Kind::Vb2Buf, Via::RawTracepoint), queue, vb, stage, _pad: 0 },
-    );
+    emit(Kind::Vb2Buf, Via::RawTracepoint, |r: *mut Vb2Buf| unsafe {
+        (*r).queue = queue;
+        (*r).vb = vb;
+        (*r).stage = stage;
+        (*r)._pad = 0;
+    });
 }
 
 /// The vb2 tracepoints, `(struct vb2_queue *q, struct vb2_buffer *vb)`: a

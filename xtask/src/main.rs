@@ -215,6 +215,14 @@ fn bench(series: Series) -> Result<()> {
     println!("{:<44}{:>12.0}{:>8.3}", "no tracer (baseline)", off, 1.0);
     println!("{:<44}{:>12.0}{:>8.3}", "fencescope watch, reader on the same CPU", on, on / off);
     println!("{:<44}{:>12.0}{:>8.3}", "fencescope kernel side alone", kern, kern / off);
+    let hooks =
+        median(runs.clone().map(|r| rate(&format!("hooks-{r}.json"))).collect::<Result<_>>()?);
+    println!(
+        "{:<44}{:>12.0}{:>8.3}",
+        "its hooks alone (programs emit nothing)",
+        hooks,
+        hooks / off
+    );
     if with_bpftrace {
         let bt = median(runs.map(|r| rate(&format!("bpftrace-{r}.json"))).collect::<Result<_>>()?);
         println!("{:<44}{:>12.0}{:>8.3}", "bpftrace, the same pairing (tracepoints)", bt, bt / off);

@@ -342,7 +342,8 @@ tracepoint:dma_fence:dma_fence_signaled /@start[args.context, args.seqno]/ {
 
 /// The cost of watching: the producer's top fence rate with no tracer, then
 /// with `fencescope watch` (auto plan) attached, with its kernel side alone,
-/// and (given Debian's bpftrace) with a bpftrace script doing the same
+/// with its hooks alone (every program attached, none emitting: the floor
+/// any tracer of these hooks pays), and (given Debian's bpftrace) with a bpftrace script doing the same
 /// pairing; conditions alternate within each run so a drift of the machine
 /// cannot favour one. Guest time under icount counts instructions, so a
 /// ratio is the instruction cost per fence.
@@ -378,7 +379,13 @@ while [ $run -lt {BENCH_RUNS} ]; do
     wait_for /tmp/kernel-$run.err watching 120 || exit 1
     fence-workload vgem-rate --fences {BENCH_FENCES} >/tmp/kernel-$run.json || exit 1
     kill -INT $W; wait $W || exit 1
-{bt}    for f in off-$run.json on-$run.json on-$run.report kernel-$run.json kernel-$run.report; do emit $f /tmp/$f; done
+    # The hooks alone: every program attached, none emitting a record.
+    fencescope watch --format json --emit-nothing >/dev/null 2>/tmp/hooks-$run.err &
+    W=$!
+    wait_for /tmp/hooks-$run.err watching 120 || exit 1
+    fence-workload vgem-rate --fences {BENCH_FENCES} >/tmp/hooks-$run.json || exit 1
+    kill -INT $W; wait $W || exit 1
+{bt}    for f in off-$run.json on-$run.json on-$run.report kernel-$run.json kernel-$run.report hooks-$run.json; do emit $f /tmp/$f; done
     run=$((run + 1))
 done
 "#

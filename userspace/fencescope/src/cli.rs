@@ -119,6 +119,11 @@ pub struct LiveArgs {
     /// ring's size are dropped, and counted).
     #[arg(long, hide = true)]
     pub defer_reading: bool,
+    /// Benchmarks only: attach every program, but have none emit a record,
+    /// so what the kernel's hooks cost is measured apart from fencescope's
+    /// own work (nothing is reported).
+    #[arg(long, hide = true)]
+    pub emit_nothing: bool,
     /// A function whose call arms a fence: commits the job that signals it
     /// (a driver's device_run; `module:function` where several modules
     /// have one). Repeatable. When its first argument is a fence, that

@@ -63,13 +63,26 @@ impl KernelView {
     }
 }
 
-pub fn load(view: &KernelView) -> Result<Ebpf> {
-    load_with_ring(view, 4, false)
+/// What a benchmark switches off, to measure one part of the cost alone
+/// (`cargo xtask bench`); both off in normal use.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BenchSwitches {
+    /// Read nothing until the session ends: the kernel side without the
+    /// reader.
+    pub defer_reading: bool,
+    /// Attach every program but have none emit a record: what the hooks
+    /// alone cost the kernel, before fencescope does any work.
+    pub emit_nothing: bool,
 }
 
-pub fn load_with_ring(view: &KernelView, ring_mb: u32, never_wake: bool) -> Result<Ebpf> {
+pub fn load(view: &KernelView) -> Result<Ebpf> {
+    load_with_ring(view, 4, BenchSwitches::default())
+}
+
+pub fn load_with_ring(view: &KernelView, ring_mb: u32, bench: BenchSwitches) -> Result<Ebpf> {
     // A quarter of the ring: wakes come in batches, well before it fills.
-    let wakeup: u64 = if never_wake { u64::MAX } else { u64::from(ring_mb) << 18 };
+    let wakeup: u64 = if bench.defer_reading { u64::MAX } else { u64::from(ring_mb) << 18 };
+    let emit = u32::from(!bench.emit_nothing);
     if !ring_mb.is_power_of_two() || ring_mb > 1024 {
         bail!("--ring-mb must be a power of two up to 1024, not {ring_mb}");
     }
@@ -80,6 +93,7 @@ pub fn load_with_ring(view: &KernelView, ring_mb: u32, never_wake: bool) -> Resu
     EbpfLoader::new()
         .map_max_entries("EVENTS", ring_mb << 20)
         .override_global(globals::WAKEUP_BYTES, &wakeup, true)
+        .override_global(globals::EMIT, &emit, true)
         .override_global(globals::TP_SIGNALED_CONTEXT_OFFSET, &sl.context, true)
         .override_global(globals::TP_SIGNALED_SEQNO_OFFSET, &sl.seqno, true)
         .override_global(globals::TP_IOCTL_FD_OFFSET, &io.fd, true)
@@ -316,7 +330,7 @@ pub struct Session {
     pub attached: Attached,
     pub layout: Layout,
     pub symbols: fencescope_engine::Symbols,
-    defer_reading: bool,
+    bench: BenchSwitches,
 }
 
 /// The layout facts the programs were loaded with (kept in captures).
@@ -331,18 +345,18 @@ impl Session {
         mode: Mode,
         use_btf: bool,
         ring_mb: u32,
-        defer_reading: bool,
+        bench: BenchSwitches,
         arm_hooks: &[String],
     ) -> Result<Session> {
         let view = KernelView::read(use_btf)?;
-        let mut ebpf = load_with_ring(&view, ring_mb, defer_reading)?;
+        let mut ebpf = load_with_ring(&view, ring_mb, bench)?;
         let mut attached = attach_plan(&mut ebpf, &view, mode)?;
         attach_arm_hooks(&mut ebpf, &view, arm_hooks, &mut attached)?;
         let ring = RingBuf::try_from(ebpf.take_map("EVENTS").context("no EVENTS map")?)?;
         let drops = PerCpuArray::try_from(ebpf.take_map("DROPS").context("no DROPS map")?)?;
         let layout = Layout { init_record: view.layout, fence: view.fence.clone() };
         let symbols = view.engine_symbols();
-        Ok(Session { _ebpf: ebpf, ring, drops, attached, layout, symbols, defer_reading })
+        Ok(Session { _ebpf: ebpf, ring, drops, attached, layout, symbols, bench })
     }
 
     /// Streams records into `sink` until `stop` resolves, then drains what
@@ -350,7 +364,8 @@ impl Session {
     /// whenever they change (checked four times a second); `tick` is called
     /// every 50 ms.
     pub async fn stream(self, stop: impl Future<Output = ()>, sink: &mut impl Sink) -> Result<()> {
-        let Session { _ebpf, ring, drops, defer_reading, .. } = self;
+        let Session { _ebpf, ring, drops, bench, .. } = self;
+        let defer_reading = bench.defer_reading;
         // SAFETY: the ring buffer owns its map fd and moves into the AsyncFd,
         // which keeps it open until it is dropped after deregistering.
         let mut fd = unsafe { AsyncFd::register(ring) }
@@ -426,4 +441,26 @@ fn counts(drops: &PerCpuArray<MapData, u64>) -> [u64; DROP_SLOTS as usize] {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    /// A program that calls a BPF subprogram is calling the backend's
+    /// byte-at-a-time `memcpy`/`memset`: a record built on the stack and
+    /// copied, or zero stores merged. That copy once cost more than the rest
+    /// of the program; records are written in place instead.
+    #[test]
+    fn programs_write_records_in_place() {
+        let obj = aya_obj::Object::parse(super::OBJECT).expect("the eBPF object parses");
+        let mut programs = 0;
+        for f in obj.functions.values() {
+            if obj.programs.values().all(|p| p.function_key() != (f.section_index.0, f.address)) {
+                continue;
+            }
+            programs += 1;
+            let calls = f.instructions.iter().filter(|i| i.code == 0x85 && i.src_reg() == 1);
+            assert_eq!(calls.count(), 0, "{} calls a BPF subprogram (a byte-loop copy)", f.name);
+        }
+        assert!(programs >= 20, "only {programs} programs found in the object");
+    }
 }

@@ -224,8 +224,11 @@ pub(crate) async fn stop(duration: Option<f64>) {
 }
 
 pub(crate) fn open(live: &LiveArgs, use_btf: bool) -> Result<Session> {
-    let session =
-        Session::open(live.attach, use_btf, live.ring_mb, live.defer_reading, &live.arm_hook)?;
+    let bench = crate::live::BenchSwitches {
+        defer_reading: live.defer_reading,
+        emit_nothing: live.emit_nothing,
+    };
+    let session = Session::open(live.attach, use_btf, live.ring_mb, bench, &live.arm_hook)?;
     let hooks: Vec<String> =
         session.attached.hooks.iter().map(|(h, w)| format!("{h}: {w}")).collect();
     eprintln!("fencescope: watching ({}); Ctrl-C to stop", hooks.join(", "));

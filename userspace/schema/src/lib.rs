@@ -347,6 +347,8 @@ pub mod globals {
     pub const WAIT_FUNC_SYNC_FILE: &str = "WAIT_FUNC_SYNC_FILE";
     /// Wake the reader once this many bytes wait in the ring buffer.
     pub const WAKEUP_BYTES: &str = "WAKEUP_BYTES";
+    /// 0: programs emit nothing (a benchmark's measure of the hooks alone).
+    pub const EMIT: &str = "EMIT";
 }
 
 #[cfg(feature = "user")]
