@@ -8,7 +8,6 @@ use fencescope_engine::Engine;
 use fencescope_metrics::http::{self, Published};
 
 use crate::cli::{MetricsArgs, ServeArgs};
-use crate::live::{Flow, Sink};
 use crate::session::{self, EngineSetup, EngineSink};
 
 /// Publishes the engine's figures for the endpoint.
@@ -60,43 +59,26 @@ impl Metrics {
     }
 }
 
-struct ServeSink {
-    live: EngineSink,
-    metrics: Metrics,
-}
-
-impl Sink for ServeSink {
-    fn record(&mut self, bytes: &[u8]) {
-        self.live.feed(bytes);
-    }
-
-    fn tick(&mut self) -> Result<Flow> {
-        self.metrics.publish(&self.live.engine, false);
-        Ok(Flow::Continue)
-    }
-}
-
 pub fn run(a: &ServeArgs, use_btf: bool) -> Result<i32> {
     let (mut metrics, listener) = Metrics::bind(a.listen, a.max_series)?;
-    let rt = session::runtime()?;
     match &a.replay {
         Some(path) => {
             let (engine, _) = crate::report::replay(path, &a.live.filter)?;
             metrics.publish(&engine, true);
-            rt.block_on(async {
+            session::runtime()?.block_on(async {
                 metrics.spawn(listener);
                 session::stop(a.live.duration).await
             });
         }
         None => {
             let session = session::open(&a.live, use_btf)?;
-            let live = EngineSink::new(EngineSetup::of(&session), a.live.filter.filter());
-            let mut sink = ServeSink { live, metrics };
-            rt.block_on(async {
-                sink.metrics.spawn(listener);
-                session.stream(session::stop(a.live.duration), &mut sink).await
+            let mut sink = EngineSink::new(EngineSetup::of(&session), a.live.filter.filter());
+            sink.metrics = Some(metrics);
+            let duration = a.live.duration;
+            EngineSink::stream(session, duration, &mut sink, Some(listener), |s| {
+                s.metrics.as_ref()
             })?;
-            sink.live.warn();
+            sink.warn();
         }
     }
     Ok(0)
