@@ -35,9 +35,9 @@ enum Cmd {
         kernel: Series,
         #[arg(long, value_enum, default_value = "x86_64")]
         arch: Arch,
-        /// truth, waits, vivid, probe, arrays, compare, killed, top, m2m (kernel
-        /// 6.12-bpo: the fixture's), bench or demo.
-        #[arg(long, default_value = "demo")]
+        /// A scenario of the registry (README: "The test VM"); m2m needs
+        /// kernel 6.12-bpo, the fixture's.
+        #[arg(long, default_value = "demo", value_parser = clap::builder::PossibleValuesParser::new(scenario::names()))]
         scenario: String,
         /// Print the whole guest console.
         #[arg(long)]
@@ -140,25 +140,11 @@ fn demo(series: Series, arch: Arch) -> Result<()> {
 fn vm(series: Series, arch: Arch, name: &str, console: bool) -> Result<()> {
     let kernel = kernels::fetch(series, arch)?;
     let bins = build::guest_bins(arch)?;
-    let sc = match name {
-        "truth" => scenario::truth("kprobe"),
-        "waits" => scenario::waits(),
-        "vivid" => scenario::vivid(),
-        "probe" => scenario::probe(),
-        "bench" => scenario::bench(None),
-        "arrays" => scenario::arrays(),
-        "compare" => scenario::compare(),
-        "killed" => scenario::killed(),
-        "demo" => scenario::demo(),
-        "top" => scenario::top(),
-        "m2m" => {
-            xtask::fixtures::build("fencefix", arch)?;
-            scenario::m2m()
-        }
-        other => bail!(
-            "no scenario {other:?} (truth, waits, vivid, probe, arrays, compare, killed, top, m2m, bench, demo)"
-        ),
-    };
+    let entry = scenario::find(name)?;
+    if let Some(fixture) = entry.fixture {
+        xtask::fixtures::build(fixture, arch)?;
+    }
+    let sc = (entry.make)();
     let boot = scenario::run(&sc, &kernel, &bins)?;
     if console {
         println!("{}", boot.console);

@@ -12,6 +12,25 @@ use xtask::kernels::{self, Series};
 use xtask::scenario::{self, TRUTH_FENCES, WAITS_CLASSES, WAITS_MODES};
 use xtask::{Arch, build};
 
+/// One `#[test]` per kernel a check runs on: adding a kernel to a
+/// scenario's checks is one line here.
+macro_rules! on_kernels {
+    ($check:ident: $($test:ident => ($series:ident, $arch:ident)),+ $(,)?) => {
+        $(
+            #[test]
+            #[ignore = "boots a VM: run with cargo xtask test"]
+            fn $test() {
+                $check(Series::$series, Arch::$arch);
+            }
+        )+
+    };
+}
+
+/// A scenario from the registry the CLI and the README use.
+fn scenario_named(name: &str) -> scenario::Scenario {
+    (scenario::find(name).expect("a registered scenario").make)()
+}
+
 fn within(got_ns: u64, want_ms: f64) -> bool {
     let want = want_ms * 1e6;
     (got_ns as f64 - want).abs() <= (want * 0.02).max(0.3e6)
@@ -217,7 +236,7 @@ fn check_waits(label: &str, s: &Summary, tracepoint_only: bool) {
 }
 
 fn waits(series: Series, arch: Arch) {
-    let boot = boot_with_truth(&scenario::waits, series, arch);
+    let boot = boot_with_truth(&|| scenario_named("waits"), series, arch);
     for mode in WAITS_MODES {
         let label = format!("{} {} --attach {mode}", series.name(), arch.name());
         let Ok(json) = boot.file(&format!("{mode}.json")) else {
@@ -273,22 +292,10 @@ fn waits(series: Series, arch: Arch) {
     );
 }
 
-#[test]
-#[ignore = "boots a VM: run with cargo xtask test"]
-fn waits_on_6_12_x86_64() {
-    waits(Series::V6_12, Arch::X86_64);
-}
-
-#[test]
-#[ignore = "boots a VM: run with cargo xtask test"]
-fn waits_on_6_1_x86_64() {
-    waits(Series::V6_1, Arch::X86_64);
-}
-
 /// vivid, a stock vb2 producer: every buffer done pairs with its qbuf, and
 /// no fence signals inside vb2_buffer_done (the state before the series).
 fn vivid(series: Series, arch: Arch) {
-    let boot = boot_with_truth(&scenario::vivid, series, arch);
+    let boot = boot_with_truth(&|| scenario_named("vivid"), series, arch);
     let truth: serde_json::Value = serde_json::from_str(boot.file("truth.json").unwrap()).unwrap();
     let qbufs = truth["qbufs"].as_u64().unwrap();
     let s = parse(&boot, "vivid.json");
@@ -305,24 +312,12 @@ fn vivid(series: Series, arch: Arch) {
     assert_eq!(s.dropped, 0);
 }
 
-#[test]
-#[ignore = "boots a VM: run with cargo xtask test"]
-fn vivid_on_6_12_x86_64() {
-    vivid(Series::V6_12, Arch::X86_64);
-}
-
-#[test]
-#[ignore = "boots a VM: run with cargo xtask test"]
-fn vivid_on_6_1_x86_64() {
-    vivid(Series::V6_1, Arch::X86_64);
-}
-
 /// `probe` on a real kernel: the minimum set attaches, and the layout from
 /// the kernel's BTF is the one the table gives when BTF is ignored.
 fn probe(series: Series, arch: Arch) {
     let kernel = kernels::fetch(series, arch).expect("kernel");
     let bins = build::guest_bins(arch).expect("guest binaries");
-    let boot = scenario::run(&scenario::probe(), &kernel, &bins).expect("boot");
+    let boot = scenario::run(&scenario_named("probe"), &kernel, &bins).expect("boot");
     let with = boot.file("probe.txt").unwrap();
     let without = boot.file("probe-nobtf.txt").unwrap();
     // (context, seqno, flags, signalled bit) from the probe's layout line.
@@ -356,27 +351,9 @@ fn probe(series: Series, arch: Arch) {
     }
 }
 
-#[test]
-#[ignore = "boots a VM: run with cargo xtask test"]
-fn probe_on_6_1_x86_64() {
-    probe(Series::V6_1, Arch::X86_64);
-}
-
-#[test]
-#[ignore = "boots a VM: run with cargo xtask test"]
-fn probe_on_6_12_x86_64() {
-    probe(Series::V6_12, Arch::X86_64);
-}
-
-#[test]
-#[ignore = "boots a VM: run with cargo xtask test"]
-fn probe_on_7_2_x86_64() {
-    probe(Series::V7_2, Arch::X86_64);
-}
-
 /// Exports of busy buffers hand out arrays; each links to the fences it holds.
 fn arrays(series: Series, arch: Arch) {
-    let boot = boot_with_truth(&scenario::arrays, series, arch);
+    let boot = boot_with_truth(&|| scenario_named("arrays"), series, arch);
     let s = parse(&boot, "arrays.json");
     let (n, k) = (u64::from(scenario::ARRAYS), u64::from(scenario::ARRAY_MEMBERS));
     eprintln!("{} arrays: {:?}", series.name(), s.arrays);
@@ -389,18 +366,6 @@ fn arrays(series: Series, arch: Arch) {
         s.group("dma_fence_array", "unbound").map(|g| (g.fences, g.signalled)),
         Some((n, n))
     );
-}
-
-#[test]
-#[ignore = "boots a VM: run with cargo xtask test"]
-fn arrays_on_6_12_x86_64() {
-    arrays(Series::V6_12, Arch::X86_64);
-}
-
-#[test]
-#[ignore = "boots a VM: run with cargo xtask test"]
-fn arrays_on_6_1_x86_64() {
-    arrays(Series::V6_1, Arch::X86_64);
 }
 
 // The board's architecture: the same tests on Debian's arm64 kernel under
@@ -450,18 +415,6 @@ fn truth_matrix() {
     assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 
-#[test]
-#[ignore = "boots a VM: run with cargo xtask test"]
-fn waits_on_6_12_aarch64() {
-    waits(Series::V6_12, Arch::Aarch64);
-}
-
-#[test]
-#[ignore = "boots a VM: run with cargo xtask test"]
-fn probe_on_6_12_aarch64() {
-    probe(Series::V6_12, Arch::Aarch64);
-}
-
 /// Before (only the stub) against after (real fences): compare says what
 /// changed, with the right numbers.
 #[test]
@@ -469,7 +422,7 @@ fn probe_on_6_12_aarch64() {
 fn compare_on_6_12_x86_64() {
     let kernel = kernels::fetch(Series::V6_12, Arch::X86_64).expect("kernel");
     let bins = build::guest_bins(Arch::X86_64).expect("guest binaries");
-    let boot = scenario::run(&scenario::compare(), &kernel, &bins).expect("boot");
+    let boot = scenario::run(&scenario_named("compare"), &kernel, &bins).expect("boot");
     assert_eq!(boot.exit, Some(0), "{}", xtask::qemu::tail(&boot.console, 40));
     let text = boot.file("compare.txt").unwrap();
     eprintln!("{text}");
@@ -524,7 +477,7 @@ fn compare_on_6_12_x86_64() {
 fn killed_recording_on_6_12_x86_64() {
     let kernel = kernels::fetch(Series::V6_12, Arch::X86_64).expect("kernel");
     let bins = build::guest_bins(Arch::X86_64).expect("guest binaries");
-    let boot = scenario::run(&scenario::killed(), &kernel, &bins).expect("boot");
+    let boot = scenario::run(&scenario_named("killed"), &kernel, &bins).expect("boot");
     assert_eq!(boot.exit, Some(0), "{}", xtask::qemu::tail(&boot.console, 40));
     let err = boot.file("report.err").unwrap();
     eprintln!("{err}");
@@ -542,7 +495,7 @@ fn killed_recording_on_6_12_x86_64() {
 #[test]
 #[ignore = "boots a VM: run with cargo xtask test"]
 fn top_on_6_12_x86_64() {
-    let boot = boot_with_truth(&scenario::top, Series::V6_12, Arch::X86_64);
+    let boot = boot_with_truth(&|| scenario_named("top"), Series::V6_12, Arch::X86_64);
     let screen = boot.file("top.txt").unwrap();
     eprintln!("{screen}");
     let report = parse(&boot, "report.json");
@@ -583,5 +536,28 @@ fn top_on_6_12_x86_64() {
 }
 
 // The kernel fixture's tests, in a file of their own.
+on_kernels!(waits:
+    waits_on_6_12_x86_64 => (V6_12, X86_64),
+    waits_on_6_1_x86_64 => (V6_1, X86_64),
+    waits_on_6_12_aarch64 => (V6_12, Aarch64),
+);
+
+on_kernels!(vivid:
+    vivid_on_6_12_x86_64 => (V6_12, X86_64),
+    vivid_on_6_1_x86_64 => (V6_1, X86_64),
+);
+
+on_kernels!(probe:
+    probe_on_6_1_x86_64 => (V6_1, X86_64),
+    probe_on_6_12_x86_64 => (V6_12, X86_64),
+    probe_on_7_2_x86_64 => (V7_2, X86_64),
+    probe_on_6_12_aarch64 => (V6_12, Aarch64),
+);
+
+on_kernels!(arrays:
+    arrays_on_6_12_x86_64 => (V6_12, X86_64),
+    arrays_on_6_1_x86_64 => (V6_1, X86_64),
+);
+
 #[path = "vm/fixture.rs"]
 mod fixture;

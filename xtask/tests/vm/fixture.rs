@@ -22,7 +22,7 @@ fn fixture_modes(arch: Arch) {
     use scenario::{M2M_FRAMES, M2M_JOB_MS, M2M_STARVE_MS};
     let (kernel, _) = xtask::fixtures::build("fencefix", arch).expect("fixture");
     let bins = build::guest_bins(arch).expect("guest binaries");
-    let boot = scenario::run(&scenario::m2m(), &kernel, &bins).expect("boot");
+    let boot = scenario::run(&scenario_named("m2m"), &kernel, &bins).expect("boot");
     assert_eq!(boot.exit, Some(0), "{}", xtask::qemu::tail(&boot.console, 60));
     let truth = |name: &str| -> serde_json::Value {
         serde_json::from_str(boot.file(&format!("{name}.json")).unwrap()).unwrap()

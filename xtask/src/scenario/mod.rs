@@ -1,0 +1,351 @@
+//! A scenario: the modules it loads and the shell script the guest runs, put
+//! into an initramfs with the static binaries and booted on one kernel.
+//! `cargo xtask vm`, the demo and the VM tests all go through [`run`], and
+//! find a scenario by name in [`SCENARIOS`].
+//!
+//! Adding one: write its function in the submodule of its topic (its script
+//! uses the `fs_start`/`fs_stop` helpers of [`INIT`] and `emit`s what the
+//! host checks), add an [`Entry`] to [`SCENARIOS`], its row to the README's
+//! table (the `readme_lists_every_scenario` test prints the row), and its
+//! checks to `tests/vm.rs`.
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::build::GuestBins;
+use crate::initramfs::Initramfs;
+use crate::kernels::Kernel;
+use crate::qemu::{self, Boot};
+use crate::workspace_root;
+
+mod bench;
+mod truth;
+mod v4l2;
+mod waits;
+
+pub use bench::*;
+pub use truth::*;
+pub use v4l2::*;
+pub use waits::*;
+
+/// A scenario as the CLI, the tests and the README know it.
+#[derive(Debug)]
+pub struct Entry {
+    /// What `--scenario` takes.
+    pub name: &'static str,
+    /// What it shows, one line (the README's table).
+    pub about: &'static str,
+    /// A kernel fixture it loads, built (against the fixture's kernel)
+    /// before it boots.
+    pub fixture: Option<&'static str>,
+    /// Its guest script and modules.
+    pub make: fn() -> Scenario,
+}
+
+/// Every scenario `cargo xtask vm` boots.
+pub const SCENARIOS: &[Entry] = &[
+    Entry {
+        name: "truth",
+        about: "vgem fences of known lifetimes, two attach modes, replayed",
+        fixture: None,
+        make: || truth("kprobe"),
+    },
+    Entry {
+        name: "waits",
+        about: "a KWin-like waiter in each style, every attach mode",
+        fixture: None,
+        make: waits,
+    },
+    Entry {
+        name: "vivid",
+        about: "a stock videobuf2 producer streaming (no fences)",
+        fixture: None,
+        make: vivid,
+    },
+    Entry {
+        name: "arrays",
+        about: "exports of busy buffers: fence arrays and their members",
+        fixture: None,
+        make: arrays,
+    },
+    Entry {
+        name: "probe",
+        about: "what attaches on the kernel, with BTF and without",
+        fixture: None,
+        make: probe,
+    },
+    Entry {
+        name: "compare",
+        about: "stub exports against real fences: compare, flamegraph, Perfetto",
+        fixture: None,
+        make: compare,
+    },
+    Entry {
+        name: "killed",
+        about: "a recorder killed with SIGKILL: its capture still reads",
+        fixture: None,
+        make: killed,
+    },
+    Entry {
+        name: "top",
+        about: "top headless on the truth workload, recording and serving metrics",
+        fixture: None,
+        make: top,
+    },
+    Entry {
+        name: "m2m",
+        about: "the series' modes on the fencefix fixture (kernel 6.12-bpo)",
+        fixture: Some("fencefix"),
+        make: m2m,
+    },
+    Entry {
+        name: "bench",
+        about: "the cost of watching: fence rates with and without tracers",
+        fixture: None,
+        make: || bench(None),
+    },
+    Entry {
+        name: "demo",
+        about: "probe, then a live watch of the truth workload",
+        fixture: None,
+        make: demo,
+    },
+];
+
+/// The scenario called `name`.
+pub fn find(name: &str) -> Result<&'static Entry> {
+    SCENARIOS
+        .iter()
+        .find(|e| e.name == name)
+        .ok_or_else(|| anyhow::anyhow!("no scenario {name:?}: one of {}", names().join(", ")))
+}
+
+/// Every scenario's name, in the registry's order.
+pub fn names() -> Vec<&'static str> {
+    SCENARIOS.iter().map(|e| e.name).collect()
+}
+
+/// The README's table of scenarios, as the registry has them.
+pub fn readme_table() -> String {
+    let mut t = String::from("| scenario | what it shows |\n|---|---|\n");
+    for e in SCENARIOS {
+        t += &format!("| `{}` | {} |\n", e.name, e.about);
+    }
+    t
+}
+
+pub struct Scenario {
+    pub name: String,
+    /// Modules to load, by name; their dependencies come along.
+    pub modules: Vec<&'static str>,
+    /// Sourced by /init after the modules load. `emit NAME FILE` sends a file
+    /// back to the host.
+    pub script: String,
+    pub timeout: Duration,
+    /// Extra trees for the guest: (host root, directory below it), e.g.
+    /// bpftrace and its libraries.
+    pub extra: Vec<(PathBuf, &'static str)>,
+    /// Guest memory, MiB.
+    pub memory_mb: u32,
+    /// Guest CPUs. Timing scenarios use one: with icount, several vCPUs take
+    /// turns on one host thread and the guest clock runs on while the
+    /// producer's vCPU waits its turn, so a deadline slips by the other's
+    /// slice. On one CPU the SCHED_FIFO producer preempts everything.
+    pub cpus: u32,
+}
+
+impl Scenario {
+    /// One vCPU, 1 GiB, nothing beyond the binaries and `module`.
+    pub fn new(name: &str, module: &'static str, script: String, timeout_secs: u64) -> Scenario {
+        Scenario {
+            name: name.into(),
+            modules: vec![module],
+            script,
+            timeout: Duration::from_secs(timeout_secs),
+            cpus: 1,
+            extra: Vec::new(),
+            memory_mb: 1024,
+        }
+    }
+}
+
+/// Under TCG the first run of a kernel path is translated first and takes
+/// milliseconds, and enabling a tracepoint patches kernel text, which is
+/// translated again. So a throwaway fencescope enables the hooks, the
+/// workload's paths run once, and only then do the measured tracers attach
+/// (to already enabled tracepoints) while the throwaway one still holds them.
+const WARM_UP: &str = "fs_start warm /dev/null watch || exit 1
+fence-workload vgem --fences 5:10 --fences 20:2 --stub-exports 2 >/dev/null || exit 1
+";
+/// Ends the throwaway tracer once the measured ones are attached.
+const WARM_DONE: &str = "fs_stop warm || exit 1\n";
+
+const INIT: &str = r#"#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mkdir -p /proc /sys /dev /tmp
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null
+mount -t debugfs nodev /sys/kernel/debug 2>/dev/null
+echo @@fencescope:init
+# The workloads' producers run SCHED_FIFO for exact timings; they sleep most
+# of the time, but no RT throttling may cut into a deadline.
+echo -1 > /proc/sys/kernel/sched_rt_runtime_us
+for m in $(cat /modules/order); do
+    insmod /modules/$m || echo "insmod $m failed"
+done
+# (A file without a final newline gets one, so the end marker starts a line.)
+emit() { echo "@@fencescope:file $1"; cat "$2"; [ -n "$(tail -c1 "$2")" ] && echo; echo "@@fencescope:end"; }
+# Waits until FILE holds PATTERN (a program saying it is ready), at most S s.
+wait_for() {
+    local n=0
+    while ! grep -q "$2" "$1" 2>/dev/null; do
+        n=$((n + 1)); [ $n -gt $(($3 * 10)) ] && { echo "timed out waiting for $2 in $1"; cat "$1"; return 1; }
+        sleep 0.1
+    done
+}
+# The run sequence every scenario repeats. `fs_start NAME OUT ARGS...` starts
+# `fencescope ARGS...` in the background, its stdout to OUT and its stderr to
+# /tmp/NAME.err, and returns once it is watching (fails if it never is);
+# `fs_stop NAME` stops it with SIGINT, as a user's Ctrl-C, and fails showing
+# its stderr if it failed; `fs_wait NAME` waits for one that stops itself.
+fs_start() {
+    local name=$1 out=$2; shift 2
+    fencescope "$@" >"$out" 2>/tmp/$name.err &
+    echo $! >/tmp/$name.pid
+    wait_for /tmp/$name.err watching 120
+}
+fs_wait() { wait $(cat /tmp/$1.pid) || { echo "fencescope $1 failed:"; cat /tmp/$1.err; return 1; }; }
+fs_stop() { kill -INT $(cat /tmp/$1.pid); fs_wait $1; }
+( . /scenario.sh )
+rc=$?
+echo "@@fencescope:exit $rc"
+poweroff -f
+"#;
+
+fn busybox() -> Result<PathBuf> {
+    for p in ["/bin/busybox", "/usr/bin/busybox"] {
+        let p = PathBuf::from(p);
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    anyhow::bail!("no static busybox on this machine: run ./x setup")
+}
+
+/// Builds the initramfs for `scenario` on `kernel` and boots it.
+pub fn run(scenario: &Scenario, kernel: &Kernel, bins: &GuestBins) -> Result<Boot> {
+    let work = workspace_root().join("target").join("vm").join(format!(
+        "{}-{}-{}",
+        kernel.series.name(),
+        kernel.arch.name(),
+        scenario.name
+    ));
+    std::fs::create_dir_all(&work)?;
+    let initrd = work.join("initrd.cpio");
+    let mut fs = Initramfs::default();
+    for d in ["bin", "dev", "proc", "sys", "tmp", "modules"] {
+        fs.dir(d);
+    }
+    fs.char_dev("dev/console", 5, 1);
+    fs.copy("bin/busybox", 0o755, &guest_busybox(kernel)?)?;
+    fs.copy("bin/fencescope", 0o755, &bins.fencescope)?;
+    fs.copy("bin/fence-workload", 0o755, &bins.workload)?;
+    fs.file("init", 0o755, INIT.as_bytes().to_vec());
+    fs.file("scenario.sh", 0o644, scenario.script.as_bytes().to_vec());
+    let mut order = String::new();
+    let mut seen = Vec::new();
+    for m in &scenario.modules {
+        for ko in kernel.module_chain(m)? {
+            if seen.contains(&ko) {
+                continue;
+            }
+            let name = format!("{:02}-{}.ko", seen.len(), module_name(&ko));
+            fs.module(&format!("modules/{name}"), &ko)?;
+            order.push_str(&name);
+            order.push('\n');
+            seen.push(ko);
+        }
+    }
+    fs.file("modules/order", 0o644, order.into_bytes());
+    for (root, dir) in &scenario.extra {
+        // Libraries and programs; documentation and locales stay out.
+        fs.tree(root, dir, &|rel| !rel.contains("/share/"))?;
+    }
+    if !scenario.extra.is_empty() {
+        for (link, target) in [("lib", "usr/lib"), ("lib64", "usr/lib64")] {
+            fs.symlink(link, target);
+        }
+    }
+    fs.write(&initrd)?;
+    qemu::boot(
+        kernel.arch,
+        &kernel.image,
+        &initrd,
+        &work,
+        scenario.cpus,
+        scenario.memory_mb,
+        scenario.timeout,
+    )
+}
+
+fn module_name(ko: &Path) -> String {
+    let file = ko.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    file.split(".ko").next().unwrap_or(&file).to_string()
+}
+
+/// The guest's busybox: the host's own for its architecture, else one
+/// fetched from Debian for the guest's.
+fn guest_busybox(kernel: &Kernel) -> Result<PathBuf> {
+    if kernel.arch == crate::Arch::host() {
+        return busybox();
+    }
+    crate::kernels::busybox(kernel.arch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readme_lists_every_scenario() {
+        let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
+        let table = readme
+            .split_once("<!-- scenarios -->\n")
+            .and_then(|(_, rest)| rest.split_once("<!-- /scenarios -->"))
+            .map(|(t, _)| t)
+            .expect("README.md has a <!-- scenarios --> table");
+        assert_eq!(
+            table,
+            readme_table(),
+            "README's scenario table; it should read:\n{}",
+            readme_table()
+        );
+    }
+
+    #[test]
+    fn names_are_unique_and_found() {
+        let mut n = names();
+        n.sort_unstable();
+        n.dedup();
+        assert_eq!(n.len(), SCENARIOS.len());
+        assert!(find("truth").is_ok());
+        assert!(find("nope").unwrap_err().to_string().contains("one of truth, waits"));
+    }
+
+    #[test]
+    fn every_script_uses_only_defined_helpers() {
+        for e in SCENARIOS {
+            let sc = (e.make)();
+            for helper in ["fs_start", "fs_stop", "fs_wait", "wait_for", "emit"] {
+                if sc.script.contains(helper) {
+                    assert!(INIT.contains(&format!("{helper}() {{")), "{}: {helper}", e.name);
+                }
+            }
+        }
+    }
+}
