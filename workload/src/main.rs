@@ -2,6 +2,7 @@
 //! timings are known, then prints that truth as JSON on stdout.
 mod clock;
 mod m2m;
+mod smp;
 mod uapi;
 mod v4l2;
 mod vgem;
@@ -95,6 +96,27 @@ enum Cmd {
         #[arg(long)]
         export_only: Option<u32>,
     },
+    /// vgem fences across CPUs: producers each pinned to a CPU, a signaller
+    /// on another signalling each LIFETIME_MS after its birth, a waiter on a
+    /// third exporting every buffer's fence.
+    VgemSmp {
+        #[arg(long, default_value_t = 2)]
+        producers: u32,
+        /// Fences per producer.
+        #[arg(long, default_value_t = 100)]
+        fences: u32,
+        #[arg(long, default_value_t = 5.0)]
+        lifetime_ms: f64,
+        /// The first producer's CPU; the others take the next ones.
+        #[arg(long, default_value_t = 0)]
+        producer_cpu: usize,
+        #[arg(long, default_value_t = 2)]
+        signal_cpu: usize,
+        #[arg(long, default_value_t = 3)]
+        waiter_cpu: usize,
+        #[arg(long, default_value = "kwin_wayland")]
+        waiter_comm: String,
+    },
     /// Stream a V4L2 capture device (MMAP buffers exported with EXPBUF).
     V4l2 {
         /// The driver whose capture device to use.
@@ -176,6 +198,24 @@ fn main() {
             waiter_comm,
             kill_after,
             wait_limit_ms,
+        })
+        .and_then(|t| Ok(serde_json::to_string(&t)?)),
+        Cmd::VgemSmp {
+            producers,
+            fences,
+            lifetime_ms,
+            producer_cpu,
+            signal_cpu,
+            waiter_cpu,
+            waiter_comm,
+        } => smp::run(&smp::Plan {
+            producers,
+            fences,
+            lifetime: Duration::from_secs_f64(lifetime_ms / 1e3),
+            producer_cpu,
+            signal_cpu,
+            waiter_cpu,
+            waiter_comm,
         })
         .and_then(|t| Ok(serde_json::to_string(&t)?)),
         Cmd::V4l2 { driver, buffers, frames } => {

@@ -559,5 +559,50 @@ on_kernels!(arrays:
     arrays_on_6_1_x86_64 => (V6_1, X86_64),
 );
 
+/// Four vCPUs, twenty recordings in a row: every fence made on CPUs 0-1,
+/// signalled on CPU 2 and exported on CPU 3 is counted, signalled and its
+/// export seen, each run exactly, with nothing dropped.
+#[test]
+#[ignore = "boots a VM: run with cargo xtask test"]
+fn smp_runs_on_6_12_x86_64() {
+    let kernel = kernels::fetch(Series::V6_12, Arch::X86_64).expect("kernel");
+    let bins = build::guest_bins(Arch::X86_64).expect("guest binaries");
+    let boot = scenario::run(&scenario_named("smp"), &kernel, &bins).expect("boot");
+    assert_eq!(boot.exit, Some(0), "{}", xtask::qemu::tail(&boot.console, 60));
+    let mut misses = Vec::new();
+    for i in 0..scenario::SMP_RUNS {
+        let truth: serde_json::Value =
+            serde_json::from_str(boot.file(&format!("truth-{i}.json")).unwrap()).unwrap();
+        let s = parse(&boot, &format!("smp-{i}.json"));
+        let n = truth["fences"].as_u64().unwrap();
+        assert_eq!(n, u64::from(scenario::SMP_PRODUCERS * scenario::SMP_FENCES));
+        let cpus = |k: &str| -> Vec<u64> {
+            truth[k].as_array().unwrap().iter().map(|c| c.as_u64().unwrap()).collect()
+        };
+        let (made, signalled, waited) =
+            (cpus("created_on"), cpus("signalled_on"), cpus("waited_on"));
+        assert_eq!(truth["cpus"].as_u64(), Some(u64::from(scenario::SMP_CPUS)));
+        assert!(
+            made.len() >= 2 && !made.iter().any(|c| signalled.contains(c) || waited.contains(c)),
+            "run {i}: made on {made:?}, signalled on {signalled:?}, waited on {waited:?}"
+        );
+        let g = s.group("vgem", "unbound");
+        let (fences, sig, live) = g.map_or((0, 0, 0), |g| (g.fences, g.signalled, g.in_flight));
+        let exports: u64 =
+            s.exports.iter().filter(|e| e.process == scenario::WAITER).map(|e| e.exports).sum();
+        eprintln!(
+            "smp run {i}: {fences}/{n} fences, {sig} signalled, {exports} exports, dropped {}",
+            s.dropped
+        );
+        if (fences, sig, live, exports, s.dropped, s.unnamed)
+            != (n, n, 0, truth["exports"].as_u64().unwrap(), 0, 0)
+        {
+            misses.push(format!("run {i}: fences {fences}, signalled {sig}, in flight {live}, exports {exports}, dropped {}, unnamed {}", s.dropped, s.unnamed));
+        }
+        assert_eq!(s.real_fences(), fences, "run {i}: other real fences appeared");
+    }
+    assert!(misses.is_empty(), "runs with a count off:\n{}", misses.join("\n"));
+}
+
 #[path = "vm/fixture.rs"]
 mod fixture;

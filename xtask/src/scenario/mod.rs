@@ -94,6 +94,12 @@ pub const SCENARIOS: &[Entry] = &[
         make: top,
     },
     Entry {
+        name: "smp",
+        about: "four vCPUs: fences made, signalled and waited on on different CPUs, 20 runs",
+        fixture: None,
+        make: smp,
+    },
+    Entry {
         name: "m2m",
         about: "the series' modes on the fencefix fixture (kernel 6.12-bpo)",
         fixture: Some("fencefix"),

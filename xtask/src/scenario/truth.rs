@@ -112,3 +112,33 @@ pub fn demo() -> Scenario {
     s += "emit report.txt /tmp/report.txt\nemit truth.json /tmp/truth.json\n";
     Scenario::new("demo", "vgem", s, 600)
 }
+
+/// Runs of the SMP truth scenario, and what each run makes.
+pub const SMP_RUNS: u32 = 20;
+pub const SMP_PRODUCERS: u32 = 2;
+pub const SMP_FENCES: u32 = 100;
+pub const SMP_CPUS: u32 = 4;
+
+/// Four vCPUs: two producers on CPUs 0 and 1, the signaller on 2, the
+/// waiter on 3, so every fence's records come from two or three CPUs; the
+/// same recording run [`SMP_RUNS`] times in a row, each count checked.
+pub fn smp() -> Scenario {
+    let script = format!(
+        r#"{WARM_UP}{WARM_DONE}fence-workload vgem-smp --producers 1 --fences 4 >/dev/null || exit 1
+i=0
+while [ $i -lt {SMP_RUNS} ]; do
+    fs_start smp-$i /tmp/smp-$i.json record -o /tmp/smp-$i.fsc --report json || exit 1
+    fence-workload vgem-smp --producers {SMP_PRODUCERS} --fences {SMP_FENCES} --producer-cpu 0 --signal-cpu 2 --waiter-cpu 3 >/tmp/truth-$i.json || exit 1
+    sleep 0.5
+    fs_stop smp-$i || exit 1
+    emit smp-$i.json /tmp/smp-$i.json
+    emit truth-$i.json /tmp/truth-$i.json
+    grep -h -e recorded -e dropped /tmp/smp-$i.err
+    i=$((i + 1))
+done
+"#
+    );
+    let mut sc = Scenario::new("smp", "vgem", script, 1200);
+    sc.cpus = SMP_CPUS;
+    sc
+}
