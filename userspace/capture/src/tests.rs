@@ -54,11 +54,39 @@ fn capture(records: u64, chunk_every: u64) -> Vec<u8> {
     bytes
 }
 
+/// Replays `bytes` from memory and, streamed, from a file: both readers
+/// must give the same records and the same outcome (or the same error).
 fn replay(bytes: Vec<u8>) -> Result<(Vec<Vec<u8>>, Outcome), Error> {
-    let c = Capture::from_bytes("t.fsc".into(), bytes)?;
-    let mut got = Vec::new();
-    let out = c.for_each(|r| got.push(r.to_vec()));
-    Ok((got, out))
+    let path = temp("replay");
+    std::fs::write(&path, &bytes).unwrap();
+    let from_file = read(&path).map(|c| {
+        let mut got = Vec::new();
+        let out = c.for_each(|r| got.push(r.to_vec()));
+        (got, out)
+    });
+    std::fs::remove_file(&path).unwrap();
+    let from_memory = Capture::from_bytes("t.fsc".into(), bytes).map(|c| {
+        let mut got = Vec::new();
+        let out = c.for_each(|r| got.push(r.to_vec()));
+        (got, out)
+    });
+    match (&from_file, &from_memory) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "file and memory readers differ"),
+        (Err(a), Err(b)) => assert_eq!(
+            a.to_string().replace(&path.display().to_string(), "t.fsc"),
+            b.to_string(),
+            "file and memory readers refuse differently"
+        ),
+        (a, b) => panic!("file reader {:?}, memory reader {:?}", a.is_ok(), b.is_ok()),
+    }
+    from_memory
+}
+
+#[test]
+fn an_endless_file_is_refused_on_its_first_bytes() {
+    // /dev/zero never ends: a reader that reads the file whole never returns.
+    let e = read(std::path::Path::new("/dev/zero")).err().expect("refused");
+    assert!(e.to_string().contains("not a fencescope capture"), "{e}");
 }
 
 #[test]
