@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::plan::Mode;
+use fencescope_loader::plan::Mode;
 
 /// `--version`: the release, the commit, the target, the event schema.
 fn version() -> &'static str {

@@ -7,10 +7,10 @@ use fencescope_capture::{Info, Writer};
 use fencescope_engine::{Engine, Event};
 
 use crate::cli::{LiveArgs, RecordArgs, WatchArgs};
-use crate::kernel;
-use crate::live::{Flow, Session, Sink};
 use crate::metrics::Metrics;
 use crate::report;
+use fencescope_loader::kernel;
+use fencescope_loader::live::{Flow, Session, Sink};
 
 /// How the engine must read a session's records; kept in captures so a
 /// replay reads them the same way.
@@ -224,7 +224,7 @@ pub(crate) async fn stop(duration: Option<f64>) {
 }
 
 pub(crate) fn open(live: &LiveArgs, use_btf: bool) -> Result<Session> {
-    let bench = crate::live::BenchSwitches {
+    let bench = fencescope_loader::live::BenchSwitches {
         defer_reading: live.defer_reading,
         emit_nothing: live.emit_nothing,
     };

@@ -13,11 +13,11 @@ use ratatui::crossterm::event::{self, Event as TermEvent, KeyEvent};
 use ratatui::{DefaultTerminal, Terminal};
 
 use crate::cli::TopArgs;
-use crate::kernel;
-use crate::live::{Flow, Sink};
 use crate::metrics::Metrics;
 use crate::report;
 use crate::session::{self, Capture, EngineSetup, EngineSink};
+use fencescope_loader::kernel;
+use fencescope_loader::live::{Flow, Sink};
 
 /// The oldest unsignalled fences listed.
 const OLDEST: usize = 8;
