@@ -79,6 +79,16 @@ pub enum Format {
     Json,
 }
 
+impl From<Format> for fencescope_report::Format {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Text => fencescope_report::Format::Text,
+            Format::Markdown => fencescope_report::Format::Markdown,
+            Format::Json => fencescope_report::Format::Json,
+        }
+    }
+}
+
 /// What to count (everything is still watched: pairing needs it).
 #[derive(Args, Clone, Default)]
 pub struct FilterArgs {

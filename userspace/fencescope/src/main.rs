@@ -3,10 +3,7 @@
 //! library crates; each command below wires a source to an output.
 mod cli;
 mod compare;
-mod contract_report;
 mod flamegraph;
-mod histogram;
-mod markdown;
 mod metrics;
 mod perfetto;
 mod probe;

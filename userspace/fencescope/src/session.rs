@@ -8,7 +8,6 @@ use fencescope_engine::{Engine, Event};
 
 use crate::cli::{LiveArgs, RecordArgs, WatchArgs};
 use crate::metrics::Metrics;
-use crate::report;
 use fencescope_loader::kernel;
 use fencescope_loader::live::{Flow, Session, Sink};
 
@@ -119,7 +118,7 @@ impl Sink for EngineSink {
             format => print!(
                 "--- interval of {:.1} s\n{}",
                 iv.every.as_secs_f64(),
-                report::render(&s, format, &kernel::release())
+                fencescope_report::render(&s, format.into(), &kernel::release())
             ),
         }
         use std::io::Write as _;
@@ -258,7 +257,10 @@ pub fn watch(a: &WatchArgs, use_btf: bool) -> Result<i32> {
     EngineSink::stream(session, a.live.duration, &mut sink, listener, |s| s.metrics.as_ref())?;
     sink.warn();
     if sink.interval.is_none() {
-        print!("{}", report::render_engine(&sink.engine, a.format, &kernel::release()));
+        print!(
+            "{}",
+            fencescope_report::render_engine(&sink.engine, a.format.into(), &kernel::release())
+        );
     }
     Ok(0)
 }
@@ -293,7 +295,10 @@ pub fn record(a: &RecordArgs, use_btf: bool) -> Result<i32> {
     streamed?;
     live.warn();
     if let Some(format) = a.report {
-        print!("{}", report::render_engine(&live.engine, format, &kernel::release()));
+        print!(
+            "{}",
+            fencescope_report::render_engine(&live.engine, format.into(), &kernel::release())
+        );
     }
     Ok(0)
 }
