@@ -4,10 +4,10 @@ use anyhow::{Context, Result};
 use fencescope_report::perfetto::perfetto_json;
 
 use crate::cli::ExportArgs;
-use crate::report::replay_into;
+use crate::source::replay_into;
 
-pub fn run(a: &ExportArgs) -> Result<i32> {
-    let (engine, info) = replay_into(&a.file, &a.filter, |e| e.with_trace())?;
+pub(crate) fn run(a: &ExportArgs) -> Result<i32> {
+    let (engine, info) = replay_into(&a.file, a.filter.filter(), |e| e.with_trace())?;
     let trace = engine.trace().expect("asked for");
     let doc = perfetto_json(&trace, &info.kernel_release);
     let file = std::fs::File::create(&a.perfetto)

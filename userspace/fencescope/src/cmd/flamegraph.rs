@@ -8,9 +8,9 @@ use fencescope_report::flamegraph::{
 };
 
 use crate::cli::{FilterArgs, FlamegraphArgs};
-use crate::report::replay_into;
+use crate::source::replay_into;
 
-pub fn run(a: &FlamegraphArgs) -> Result<i32> {
+pub(crate) fn run(a: &FlamegraphArgs) -> Result<i32> {
     let what = if a.lifetimes { "Fence lifetimes" } else { "Time waited on fences" };
     let svg = match (&a.file, a.diff.as_deref()) {
         (Some(file), None) => {
@@ -43,7 +43,7 @@ pub fn run(a: &FlamegraphArgs) -> Result<i32> {
 
 /// A capture's folded stacks, and the kernel it was recorded on.
 fn folded(path: &Path, filter: &FilterArgs, lifetimes: bool) -> Result<(Vec<String>, String)> {
-    let (engine, info) = replay_into(path, filter, |e| e.with_stacks())?;
+    let (engine, info) = replay_into(path, filter.filter(), |e| e.with_stacks())?;
     let stacks = engine.stacks().expect("asked for");
     Ok((folded_stacks(stacks, lifetimes), info.kernel_release))
 }

@@ -4,11 +4,11 @@ use anyhow::Result;
 use fencescope_report::compare::render;
 
 use crate::cli::CompareArgs;
-use crate::report::replay;
+use crate::source::replay;
 
-pub fn run(a: &CompareArgs) -> Result<i32> {
-    let (before, bi) = replay(&a.before, &a.filter)?;
-    let (after, ai) = replay(&a.after, &a.filter)?;
+pub(crate) fn run(a: &CompareArgs) -> Result<i32> {
+    let (before, bi) = replay(&a.before, a.filter.filter())?;
+    let (after, ai) = replay(&a.after, a.filter.filter())?;
     let text = render(
         (&before.summary(), &before.distributions(), &bi.kernel_release),
         (&after.summary(), &after.distributions(), &ai.kernel_release),
