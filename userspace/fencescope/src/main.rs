@@ -4,6 +4,7 @@
 mod cli;
 mod cmd;
 mod metrics;
+mod setup;
 mod sink;
 mod source;
 

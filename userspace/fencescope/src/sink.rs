@@ -12,7 +12,7 @@ use fencescope_loader::kernel;
 use fencescope_loader::live::{Flow, Session, Sink};
 
 use crate::metrics::Metrics;
-use crate::source::EngineSetup;
+use crate::setup::EngineSetup;
 
 /// Something shown from the engine's figures as the stream goes.
 pub(crate) trait View {

@@ -11,31 +11,8 @@ use fencescope_engine::{Engine, Event, Filter};
 use fencescope_loader::live::{BenchSwitches, Flow, Session};
 
 use crate::cli::LiveArgs;
+use crate::setup::EngineSetup;
 use crate::sink::{Fanout, View};
-
-/// How the engine must read a session's records; kept in captures so a
-/// replay reads them the same way.
-#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
-pub(crate) struct EngineSetup {
-    pub(crate) symbols: fencescope_engine::Symbols,
-    pub(crate) names_are_inits: bool,
-}
-
-impl EngineSetup {
-    pub(crate) fn of(session: &Session) -> Self {
-        EngineSetup {
-            symbols: session.symbols,
-            names_are_inits: session.attached.names_are_inits(),
-        }
-    }
-
-    pub(crate) fn engine(&self, filter: Filter) -> Engine {
-        Engine::default()
-            .with_filter(filter)
-            .with_symbols(self.symbols)
-            .with_names_as_inits(self.names_are_inits)
-    }
-}
 
 /// Where a streamed command's events come from.
 pub(crate) enum Source {

@@ -3,8 +3,9 @@ use anyhow::Result;
 use fencescope_loader::kernel;
 
 use crate::cli::RecordArgs;
+use crate::setup::EngineSetup;
 use crate::sink::{CaptureFile, Fanout};
-use crate::source::{self, EngineSetup, Source};
+use crate::source::{self, Source};
 
 pub(crate) fn run(a: &RecordArgs, use_btf: bool) -> Result<i32> {
     let session = source::open(&a.live, use_btf)?;

@@ -4,8 +4,9 @@ use anyhow::Result;
 
 use crate::cli::ServeArgs;
 use crate::metrics::Metrics;
+use crate::setup::EngineSetup;
 use crate::sink::Fanout;
-use crate::source::{self, EngineSetup, Source};
+use crate::source::{self, Source};
 
 pub(crate) fn run(a: &ServeArgs, use_btf: bool) -> Result<i32> {
     let (mut metrics, listener) = Metrics::bind(a.listen, a.max_series)?;

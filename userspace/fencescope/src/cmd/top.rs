@@ -17,8 +17,9 @@ use fencescope_loader::live::Flow;
 
 use crate::cli::TopArgs;
 use crate::metrics::Metrics;
+use crate::setup::EngineSetup;
 use crate::sink::{CaptureFile, Fanout, View};
-use crate::source::{self, EngineSetup, Source};
+use crate::source::{self, Source};
 
 /// The oldest unsignalled fences listed.
 const OLDEST: usize = 8;

@@ -9,8 +9,9 @@ use fencescope_loader::live::Flow;
 
 use crate::cli::{Format, WatchArgs};
 use crate::metrics::Metrics;
+use crate::setup::EngineSetup;
 use crate::sink::{Fanout, View};
-use crate::source::{self, EngineSetup, Source};
+use crate::source::{self, Source};
 
 /// `--interval`: when the next report is due, how many are left.
 struct Interval {
