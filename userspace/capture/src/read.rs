@@ -9,7 +9,9 @@ use crate::{
 /// How far a read got.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Outcome {
+    /// Complete chunks read.
     pub chunks: u64,
+    /// Records handed out.
     pub records: u64,
     /// Set when the file ends or breaks before its end: what stopped the
     /// read. Everything before it was read.
@@ -18,6 +20,7 @@ pub struct Outcome {
 
 /// An opened capture: its info and its bytes.
 pub struct Capture {
+    /// What the recording says of itself.
     pub info: Info,
     name: String,
     data: Vec<u8>,
@@ -36,6 +39,7 @@ fn u32_at(b: &[u8], at: usize) -> u32 {
 }
 
 impl Capture {
+    /// Opens a capture already in memory (`name` is what messages call it).
     pub fn from_bytes(name: String, data: Vec<u8>) -> Result<Capture, Error> {
         if data.is_empty() {
             return Err(Error::Empty(name));
@@ -73,6 +77,7 @@ impl Capture {
         Ok(Capture { info, name, data, body })
     }
 
+    /// The file's name, as messages give it.
     pub fn name(&self) -> &str {
         &self.name
     }

@@ -261,7 +261,8 @@ impl IoctlLayout {
 mod tests {
     use super::*;
 
-    // The format file as 6.12 and 7.2 print it (REFERENCE §3).
+    // The format file as 6.12 and 7.2 print it (copied from their tracefs):
+    // the names come as __data_loc strings, context and seqno as 32 bits.
     const FORMAT_6_12: &str = "name: dma_fence_init
 ID: 1234
 format:
