@@ -25,7 +25,7 @@ enum Cmd {
     /// vgem fences of given lifetimes, each asked for by a waiter process
     /// (export sync file, poll), then exports of a fence-less buffer (stub).
     Vgem {
-        /// LIFETIME_MS:COUNT[:STYLE], repeatable; fences of each class are
+        /// `LIFETIME_MS:COUNT[:STYLE]`, repeatable; fences of each class are
         /// interleaved. STYLE is how the waiter asks: export (default),
         /// dmabuf-poll, poll+export.
         #[arg(long = "fences", value_parser = parse_class, required = true)]

@@ -113,7 +113,8 @@ pub fn owned(fd: i32) -> OwnedFd {
 mod tests {
     use super::*;
 
-    // The encodings the kernel headers give (REFERENCE: EXPORT_SYNC_FILE).
+    // The numbers the kernel headers encode (_IOWR of the uapi structs): a
+    // wrong size in a struct here would change them.
     #[test]
     fn ioctl_numbers_match_the_kernel_headers() {
         assert_eq!(DMA_BUF_IOCTL_EXPORT_SYNC_FILE, 0xc008_6202);

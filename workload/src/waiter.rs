@@ -11,7 +11,9 @@ use anyhow::{Result, bail};
 use crate::clock::Clock;
 use crate::vgem::{export_sync_file, readable};
 
-/// How the waiter asks (REFERENCE §6: the two ways KWin waits, and both).
+/// How the waiter asks: the two ways a compositor waits on a client's
+/// buffer (poll the dma-buf, or export its fence as a sync file and poll
+/// that), and newer KWin's both in turn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Style {
     /// EXPORT_SYNC_FILE, then poll the sync file.

@@ -5,15 +5,20 @@
 //!
 //! Format: `include/uapi/linux/btf.h` — a header, a type section of
 //! variable-length records (ids from 1), and a string section.
+#![deny(missing_docs)]
 use std::collections::HashMap;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+/// Why a blob is not BTF this reader can use.
 pub enum Error {
     #[error("not BTF (bad magic)")]
+    /// The blob does not start with BTF's magic.
     Magic,
     #[error("BTF is cut short at byte {0}")]
+    /// The blob ends inside a header, a type or a string.
     Short(usize),
     #[error("BTF type {0} has unknown kind {1}")]
+    /// A type of a kind this reader does not know (a newer BTF).
     Kind(u32, u32),
 }
 
@@ -55,6 +60,7 @@ fn u32_at(b: &[u8], at: usize) -> Result<u32, Error> {
 }
 
 impl<'a> Btf<'a> {
+    /// Parses the header and indexes every type; names are read on demand.
     pub fn parse(data: &'a [u8]) -> Result<Btf<'a>, Error> {
         if data.len() < 24 {
             return Err(Error::Short(data.len()));

@@ -84,8 +84,8 @@ impl Blob {
     }
 }
 
-/// `struct dma_fence` as 6.12 lays it out (REFERENCE §6), with its
-/// anonymous union, and the 6.17+ flag bits.
+/// `struct dma_fence` as 6.12's BTF lays it out (the layout table's row),
+/// with its anonymous union, and the 6.17+ flag bits.
 fn fence_blob() -> Vec<u8> {
     let mut b = Blob::new();
     let u64t = b.int("u64", 8);

@@ -13,6 +13,7 @@
 //! `write`, so a capture cut by Ctrl-C, SIGKILL or power loss reads up to its
 //! last complete chunk; a reader reports where and why it stopped, and a
 //! capture without its end marker as interrupted.
+#![deny(missing_docs)]
 mod read;
 mod write;
 
@@ -21,8 +22,11 @@ pub use write::{Stats, Writer};
 
 use serde::{Deserialize, Serialize};
 
+/// The file's first eight bytes.
 pub const MAGIC: &[u8; 8] = b"FNCSCOPE";
+/// Starts every chunk of records.
 pub const CHUNK_MAGIC: &[u8; 4] = b"CHNK";
+/// Starts the end marker a finished recording writes.
 pub const END_MAGIC: &[u8; 4] = b"DONE";
 /// Version of the container layout above (the records have their own).
 pub const FORMAT_VERSION: u32 = 1;
@@ -35,10 +39,13 @@ pub const MAX_CHUNK_LEN: u32 = 64 << 20;
 /// and how, without the machine it came from.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Info {
+    /// The fencescope version that recorded it.
     pub tool_version: String,
     /// `fencescope_schema::SCHEMA_VERSION` of the records.
     pub schema_version: u32,
+    /// `uname -r` of the recording machine.
     pub kernel_release: String,
+    /// `uname -m` of the recording machine.
     pub machine: String,
     /// The attach plan, hook by hook (shape owned by the tool).
     pub attach: serde_json::Value,
@@ -48,8 +55,11 @@ pub struct Info {
     /// (kernel addresses, keying); shape owned by the tool.
     #[serde(default)]
     pub engine: serde_json::Value,
+    /// Wall-clock start, milliseconds since the Unix epoch.
     pub started_unix_ms: u64,
+    /// CLOCK_MONOTONIC at the start: the clock records are stamped on.
     pub started_monotonic_ns: u64,
+    /// The recorder's command line.
     pub command_line: Vec<String>,
 }
 
@@ -58,25 +68,32 @@ pub struct Info {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{0}: cannot read: {1}")]
+    /// The file could not be read.
     Io(String, std::io::Error),
     #[error("{0}: empty file, not a capture (was the recording stopped before it started?)")]
+    /// The file is empty.
     Empty(String),
     #[error(
         "{0}: not a fencescope capture (no FNCSCOPE header); give a file written by `fencescope record`"
     )]
+    /// The file is not a capture.
     Foreign(String),
     #[error(
         "{0}: capture header is cut short ({1} bytes): the file was truncated right at the start"
     )]
+    /// The header is cut short.
     ShortHeader(String, usize),
     #[error(
         "{0}: written by a newer fencescope (capture format {1}, this one reads up to {2}): use a newer fencescope"
     )]
+    /// A newer capture format than this build reads.
     NewerFormat(String, u32, u32),
     #[error(
         "{0}: records use event schema {1}, this fencescope reads up to {2}: use a newer fencescope"
     )]
+    /// A newer event schema than this build decodes.
     NewerSchema(String, u32, u32),
     #[error("{0}: capture header is damaged: {1}")]
+    /// The header's info does not parse.
     BadInfo(String, String),
 }

@@ -10,12 +10,17 @@ const CHUNK_BYTES: usize = 256 << 10;
 /// What a finished writer wrote.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Records written.
     pub records: u64,
+    /// Chunks written.
     pub chunks: u64,
+    /// Record bytes before compression.
     pub raw_bytes: u64,
+    /// The file's size.
     pub file_bytes: u64,
 }
 
+/// Writes a capture: records buffered into chunks, each compressed and checksummed when flushed.
 pub struct Writer {
     file: File,
     buf: Vec<u8>,
@@ -24,6 +29,7 @@ pub struct Writer {
 }
 
 impl Writer {
+    /// Creates `path` and writes the header with `info`.
     pub fn create(path: &Path, info: &Info) -> io::Result<Writer> {
         let mut file = File::create(path)?;
         let json = serde_json::to_vec(info).map_err(io::Error::other)?;

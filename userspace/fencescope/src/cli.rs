@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::plan::Mode;
+use fencescope_loader::plan::Mode;
 
 /// `--version`: the release, the commit, the target, the event schema.
 fn version() -> &'static str {
@@ -77,6 +77,16 @@ pub enum Format {
     Markdown,
     /// Every figure, for scripts.
     Json,
+}
+
+impl From<Format> for fencescope_report::Format {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Text => fencescope_report::Format::Text,
+            Format::Markdown => fencescope_report::Format::Markdown,
+            Format::Json => fencescope_report::Format::Json,
+        }
+    }
 }
 
 /// What to count (everything is still watched: pairing needs it).

@@ -2,21 +2,11 @@
 //! eBPF. A thin binary: the engine, the capture format and the schema are
 //! library crates; each command below wires a source to an output.
 mod cli;
-mod compare;
-mod contract_report;
-mod flamegraph;
-mod histogram;
-mod kernel;
-mod layout;
-mod live;
-mod markdown;
+mod cmd;
 mod metrics;
-mod perfetto;
-mod plan;
-mod probe;
-mod report;
-mod session;
-mod top;
+mod setup;
+mod sink;
+mod source;
 
 use clap::Parser;
 
@@ -30,16 +20,16 @@ fn main() {
         .filter_level(if cli.verbose { log::LevelFilter::Debug } else { log::LevelFilter::Warn })
         .init();
     let result = match cli.command {
-        cli::Command::Probe(a) => probe::run(&a, !cli.no_btf),
-        cli::Command::Watch(a) => session::watch(&a, !cli.no_btf),
-        cli::Command::Record(a) => session::record(&a, !cli.no_btf),
-        cli::Command::Report(a) => report::run(&a),
-        cli::Command::Dump(a) => report::dump(&a),
-        cli::Command::Compare(a) => compare::run(&a),
-        cli::Command::Top(a) => top::run(&a, !cli.no_btf),
-        cli::Command::Flamegraph(a) => flamegraph::run(&a),
-        cli::Command::Export(a) => perfetto::run(&a),
-        cli::Command::Serve(a) => metrics::run(&a, !cli.no_btf),
+        cli::Command::Probe(a) => cmd::probe::run(&a, !cli.no_btf),
+        cli::Command::Watch(a) => cmd::watch::run(&a, !cli.no_btf),
+        cli::Command::Record(a) => cmd::record::run(&a, !cli.no_btf),
+        cli::Command::Report(a) => cmd::report::run(&a),
+        cli::Command::Dump(a) => cmd::report::dump(&a),
+        cli::Command::Compare(a) => cmd::compare::run(&a),
+        cli::Command::Top(a) => cmd::top::run(&a, !cli.no_btf),
+        cli::Command::Flamegraph(a) => cmd::flamegraph::run(&a),
+        cli::Command::Export(a) => cmd::export::run(&a),
+        cli::Command::Serve(a) => cmd::serve::run(&a, !cli.no_btf),
     };
     match result {
         Ok(code) => std::process::exit(code),

@@ -1,14 +1,13 @@
-//! `fencescope serve`, and `--serve` beside watch, record and top: one
-//! collector (the engine), the metrics endpoint as one more output. The
-//! exposition is re-encoded once a second from the engine's figures.
+//! The metrics endpoint as one more output of the fan-out (`serve`, and
+//! `--serve` beside watch and top): one collector, the engine; its figures
+//! re-encoded at most once a second.
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
 use fencescope_engine::Engine;
 use fencescope_metrics::http::{self, Published};
 
-use crate::cli::{MetricsArgs, ServeArgs};
-use crate::session::{self, EngineSetup, EngineSink};
+use crate::cli::MetricsArgs;
 
 /// Publishes the engine's figures for the endpoint.
 pub(crate) struct Metrics {
@@ -57,29 +56,4 @@ impl Metrics {
             }
         });
     }
-}
-
-pub fn run(a: &ServeArgs, use_btf: bool) -> Result<i32> {
-    let (mut metrics, listener) = Metrics::bind(a.listen, a.max_series)?;
-    match &a.replay {
-        Some(path) => {
-            let (engine, _) = crate::report::replay(path, &a.live.filter)?;
-            metrics.publish(&engine, true);
-            session::runtime()?.block_on(async {
-                metrics.spawn(listener);
-                session::stop(a.live.duration).await
-            });
-        }
-        None => {
-            let session = session::open(&a.live, use_btf)?;
-            let mut sink = EngineSink::new(EngineSetup::of(&session), a.live.filter.filter());
-            sink.metrics = Some(metrics);
-            let duration = a.live.duration;
-            EngineSink::stream(session, duration, &mut sink, Some(listener), |s| {
-                s.metrics.as_ref()
-            })?;
-            sink.warn();
-        }
-    }
-    Ok(0)
 }

@@ -20,17 +20,22 @@ pub const ROUND_TRIP_BUCKETS: [f64; 12] =
 /// The label value of the series that holds everything past the cap.
 pub const OVERFLOW: &str = "_other";
 
+/// A series' labels, (name, value), in order.
 pub type Labels = Vec<(String, String)>;
 
 /// A histogram as exposed: per-bucket counts (the last is +Inf), sum, count.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Hist {
+    /// (upper bound in seconds, count in that bucket), the last bound +Inf.
     pub buckets: Vec<(f64, u64)>,
+    /// The sum of every value, seconds.
     pub sum_seconds: f64,
+    /// How many values.
     pub count: u64,
 }
 
 impl Hist {
+    /// Buckets an hdr histogram (nanoseconds) at `bounds` (seconds, ascending).
     pub fn from_hdr(h: &Histogram<u64>, bounds: &[f64]) -> Hist {
         let mut buckets: Vec<(f64, u64)> =
             bounds.iter().chain([&f64::INFINITY]).map(|&b| (b, 0)).collect();
@@ -56,23 +61,33 @@ impl Hist {
 /// How series of a family fold into the overflow series.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fold {
+    /// Counters and histograms: the overflow series is the sum.
     Sum,
+    /// Gauges such as an oldest age: the overflow series is the largest.
     Max,
 }
 
 /// One metric family: its name (without unit or `_total`), help, and series.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Family<T> {
+    /// The family's name, without unit or `_total`.
     pub name: &'static str,
+    /// The HELP text.
     pub help: &'static str,
+    /// Whether the unit is seconds (the name gets `_seconds`).
     pub seconds: bool,
+    /// Every series: its labels and value.
     pub series: Vec<(Labels, T)>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
+/// Every family the endpoint exposes, by type.
 pub struct Figures {
+    /// Counter families.
     pub counters: Vec<Family<u64>>,
+    /// Gauge families.
     pub gauges: Vec<Family<f64>>,
+    /// Histogram families.
     pub histograms: Vec<Family<Hist>>,
 }
 

@@ -16,16 +16,20 @@ use hyper_util::rt::TokioIo;
 pub struct Published(Arc<Mutex<String>>);
 
 impl Published {
+    /// Replaces the exposition served.
     pub fn set(&self, text: String) {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = text;
     }
 
+    /// The exposition served now.
     pub fn get(&self) -> String {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
+/// The content type of OpenMetrics text (what Prometheus asks for).
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The content type of the classic text format (curl, promtool).
 pub const CLASSIC: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 fn answer(req: &Request<Incoming>, published: &Published) -> Response<Full<Bytes>> {

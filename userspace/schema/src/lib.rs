@@ -7,6 +7,7 @@
 //!
 //! Bump [`SCHEMA_VERSION`] whenever a layout or a meaning changes: captures
 //! carry it, and readers refuse versions they do not know.
+#![deny(missing_docs)]
 #![no_std]
 
 /// Version of the record layouts below.
@@ -56,6 +57,7 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The kind of a `Header::kind` value; None for one this schema does not know.
     pub const fn from_u16(v: u16) -> Option<Kind> {
         match v {
             1 => Some(Kind::FenceInit),
@@ -123,13 +125,18 @@ impl Kind {
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Via {
+    /// A classic tracepoint (perf event).
     Tracepoint = 1,
+    /// A raw tracepoint.
     RawTracepoint = 2,
+    /// A kprobe or kretprobe.
     Kprobe = 3,
+    /// An fentry program.
     Fentry = 4,
 }
 
 impl Via {
+    /// The attachment of a `Header::via` value; None where unknown.
     pub const fn from_u8(v: u8) -> Option<Via> {
         match v {
             1 => Some(Via::Tracepoint),
@@ -149,6 +156,7 @@ pub struct Header {
     pub kind: u16,
     /// A [`Via`] value.
     pub via: u8,
+    /// Padding, always zero: the layout is the same on both sides.
     pub _pad: u8,
     /// CPU the hook ran on.
     pub cpu: u32,
@@ -166,6 +174,7 @@ pub struct Header {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FenceInit {
+    /// When, where and who.
     pub header: Header,
     /// `struct dma_fence *`.
     pub fence: u64,
@@ -181,10 +190,15 @@ pub struct FenceInit {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FenceNames {
+    /// When, where and who.
     pub header: Header,
+    /// `fence->context`, cut to 32 bits by the tracepoint.
     pub context: u32,
+    /// `fence->seqno`, cut to 32 bits by the tracepoint.
     pub seqno: u32,
+    /// The driver's name, NUL-terminated (cut to fit).
     pub driver: [u8; NAME_LEN],
+    /// The timeline's name, NUL-terminated (cut to fit).
     pub timeline: [u8; NAME_LEN],
 }
 
@@ -192,9 +206,13 @@ pub struct FenceNames {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FenceSignaled {
+    /// When, where and who.
     pub header: Header,
+    /// `struct dma_fence *`.
     pub fence: u64,
+    /// `fence->context`.
     pub context: u64,
+    /// `fence->seqno`.
     pub seqno: u64,
 }
 
@@ -202,7 +220,9 @@ pub struct FenceSignaled {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FenceDestroy {
+    /// When, where and who.
     pub header: Header,
+    /// `struct dma_fence *`.
     pub fence: u64,
 }
 
@@ -211,7 +231,9 @@ pub struct FenceDestroy {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Arm {
+    /// When, where and who.
     pub header: Header,
+    /// The hook's first argument.
     pub arg0: u64,
 }
 
@@ -219,11 +241,15 @@ pub struct Arm {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ResvAdd {
+    /// When, where and who.
     pub header: Header,
+    /// `struct dma_resv *`: the buffer's reservation object.
     pub resv: u64,
+    /// `struct dma_fence *`.
     pub fence: u64,
     /// `enum dma_resv_usage`: 0 KERNEL, 1 WRITE, 2 READ, 3 BOOKKEEP.
     pub usage: u32,
+    /// Padding, always zero: the layout is the same on both sides.
     pub _pad: u32,
 }
 
@@ -231,6 +257,7 @@ pub struct ResvAdd {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Call {
+    /// When, where and who.
     pub header: Header,
     /// The object the call is about: `struct file *` (export, poll; the fd
     /// where only the syscall tracepoint saw it), `struct vb2_buffer *`.
@@ -241,18 +268,24 @@ pub struct Call {
     pub ret: i64,
     /// [`PHASE_ENTRY`] or [`PHASE_RETURN`].
     pub phase: u32,
+    /// Padding, always zero: the layout is the same on both sides.
     pub _pad: u32,
 }
 
+/// [`Call::phase`] of a function's entry.
 pub const PHASE_ENTRY: u32 = 0;
+/// [`Call::phase`] of a function's return.
 pub const PHASE_RETURN: u32 = 1;
 
 /// `dma_fence_add_callback(fence, cb, func)`: `func` says who waits.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AddCallback {
+    /// When, where and who.
     pub header: Header,
+    /// `struct dma_fence *` waited on.
     pub fence: u64,
+    /// The callback's function: who waits (dma-buf poll, sync_file poll).
     pub func: u64,
 }
 
@@ -260,9 +293,13 @@ pub struct AddCallback {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FenceWait {
+    /// When, where and who.
     pub header: Header,
+    /// `struct dma_fence *`.
     pub fence: u64,
+    /// [`PHASE_ENTRY`] at the wait's start, [`PHASE_RETURN`] at its end.
     pub phase: u32,
+    /// Padding, always zero: the layout is the same on both sides.
     pub _pad: u32,
 }
 
@@ -270,6 +307,7 @@ pub struct FenceWait {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Vb2Buf {
+    /// When, where and who.
     pub header: Header,
     /// `struct vb2_queue *`.
     pub queue: u64,
@@ -277,6 +315,7 @@ pub struct Vb2Buf {
     pub vb: u64,
     /// One of the `VB2_*` stages below.
     pub stage: u32,
+    /// Padding, always zero: the layout is the same on both sides.
     pub _pad: u32,
 }
 
@@ -289,9 +328,13 @@ pub const ARRAY_MEMBERS: usize = 16;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ArrayCreate {
+    /// When, where and who.
     pub header: Header,
+    /// How many fences the array holds (more than listed when over [`ARRAY_MEMBERS`]).
     pub count: u32,
+    /// Padding, always zero: the layout is the same on both sides.
     pub _pad: u32,
+    /// The first members' `struct dma_fence *`.
     pub members: [u64; ARRAY_MEMBERS],
 }
 
@@ -318,7 +361,9 @@ pub const DROP_SLOTS: u32 = 16;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Drops {
+    /// When, where and who.
     pub header: Header,
+    /// Drops so far, indexed by [`Kind`] value.
     pub by_kind: [u64; DROP_SLOTS as usize],
 }
 
@@ -331,19 +376,26 @@ pub mod globals {
     /// Offsets of the classic `dma_fence_init` tracepoint record's fields,
     /// read from its tracefs `format` file.
     pub const TP_INIT_DRIVER_OFFSET: &str = "TP_INIT_DRIVER_OFFSET";
+    /// Offset of the timeline's `__data_loc` word.
     pub const TP_INIT_TIMELINE_OFFSET: &str = "TP_INIT_TIMELINE_OFFSET";
+    /// Offset of the context.
     pub const TP_INIT_CONTEXT_OFFSET: &str = "TP_INIT_CONTEXT_OFFSET";
+    /// Offset of the seqno.
     pub const TP_INIT_SEQNO_OFFSET: &str = "TP_INIT_SEQNO_OFFSET";
     /// Offsets of the classic `dma_fence_signaled` record's context, seqno.
     pub const TP_SIGNALED_CONTEXT_OFFSET: &str = "TP_SIGNALED_CONTEXT_OFFSET";
+    /// Offset of the seqno in `dma_fence_signaled`.
     pub const TP_SIGNALED_SEQNO_OFFSET: &str = "TP_SIGNALED_SEQNO_OFFSET";
     /// Offsets of `cmd` in `sys_enter_ioctl` and `ret` in `sys_exit_ioctl`.
     pub const TP_IOCTL_CMD_OFFSET: &str = "TP_IOCTL_CMD_OFFSET";
+    /// Offset of `fd` in `sys_enter_ioctl`.
     pub const TP_IOCTL_FD_OFFSET: &str = "TP_IOCTL_FD_OFFSET";
+    /// Offset of `ret` in `sys_exit_ioctl`.
     pub const TP_IOCTL_RET_OFFSET: &str = "TP_IOCTL_RET_OFFSET";
     /// Addresses of `dma_buf_poll_cb` and `fence_check_cb_func`: the
     /// callbacks of a dma-buf poll and of a sync_file poll (0: unknown).
     pub const WAIT_FUNC_DMABUF: &str = "WAIT_FUNC_DMABUF";
+    /// Address of `fence_check_cb_func` (a sync_file poll's callback).
     pub const WAIT_FUNC_SYNC_FILE: &str = "WAIT_FUNC_SYNC_FILE";
     /// Wake the reader once this many bytes wait in the ring buffer.
     pub const WAKEUP_BYTES: &str = "WAKEUP_BYTES";

@@ -2,6 +2,7 @@
 //! rendering ([`view::draw`]) apart from collection. The binary feeds the
 //! state from the engine, live or from a capture; this crate never sees a
 //! probe or a file, so every screen can be tested without a kernel.
+#![deny(missing_docs)]
 pub mod state;
 pub mod view;
 

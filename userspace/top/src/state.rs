@@ -14,7 +14,9 @@ pub const HISTORY_NS: u64 = 60_000_000_000;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Pane {
     #[default]
+    /// Fence lifetimes per driver/timeline.
     Timelines,
+    /// Waits per process/thread and style.
     Waits,
 }
 
@@ -22,9 +24,13 @@ pub enum Pane {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Sort {
     #[default]
+    /// By name.
     Name,
+    /// By rate, highest first.
     Rate,
+    /// By p99, highest first.
     P99,
+    /// By fences in flight, most first.
     InFlight,
 }
 
@@ -38,6 +44,7 @@ impl Sort {
         }
     }
 
+    /// The order's name on the status line.
     pub fn name(self) -> &'static str {
         match self {
             Sort::Name => "name",
@@ -51,7 +58,9 @@ impl Sort {
 /// What a key press asks of the loop around the state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
+    /// Go on.
     Continue,
+    /// Leave `top`.
     Quit,
     /// Zero the counters and histograms (the engine's interval restarts).
     Reset,
@@ -60,14 +69,18 @@ pub enum Action {
 /// A timeline row: the engine's figures and the rate since the last update.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TimelineRow {
+    /// The engine's figures of the timeline.
     pub group: GroupSummary,
+    /// Fences per second since the last update.
     pub per_sec: f64,
 }
 
 /// A waiter row: the engine's figures and waits per second.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WaitRow {
+    /// The engine's figures of the waiter.
     pub wait: WaitSummary,
+    /// Waits per second since the last update.
     pub per_sec: f64,
 }
 
@@ -80,23 +93,35 @@ pub struct Top {
     pub now_ns: u64,
     /// When the figures started (the first update, or the last reset).
     pub since_ns: u64,
+    /// The engine's summary at `now_ns`.
     pub summary: Summary,
+    /// The timelines table, sorted and filtered.
     pub timelines: Vec<TimelineRow>,
+    /// The waits table, sorted and filtered.
     pub waits: Vec<WaitRow>,
+    /// Stub exports per second since the last update.
     pub stub_exports_per_sec: f64,
+    /// Events per second since the last update.
     pub events_per_sec: f64,
     /// (time, real fences/s), the last minute of it.
     pub history: VecDeque<(u64, f64)>,
+    /// The oldest unsignalled fences, oldest first.
     pub oldest: Vec<InFlightFence>,
     /// A fence unsignalled for longer than this is drawn as hanging.
     pub hang_ns: u64,
     /// The distribution behind the selected row, when the detail is open.
     pub detail_histogram: Option<Histogram<u64>>,
+    /// The table the arrows move in.
     pub pane: Pane,
+    /// The selected row of each table.
     pub selected: [usize; 2],
+    /// The rows' order.
     pub sort: Sort,
+    /// Figures frozen (`p`); a replay's clock stops too.
     pub paused: bool,
+    /// The help screen is open (`?`).
     pub help: bool,
+    /// The selected row's histogram is open (`Enter`).
     pub detail: bool,
     /// Rows shown must contain this (driver/timeline, process/thread style).
     pub filter: String,
@@ -138,6 +163,7 @@ fn rate(now: u64, before: u64, secs: f64) -> f64 {
 }
 
 impl Top {
+    /// A screen with no figures yet; `source` names where they come from.
     pub fn new(source: impl Into<String>, hang_ns: u64) -> Top {
         Top { source: source.into(), hang_ns, ..Top::default() }
     }
@@ -268,6 +294,7 @@ impl Top {
         self.oldest.iter().filter(|f| f.age_ns >= self.hang_ns).count()
     }
 
+    /// Handles one key press, saying what the loop around must do.
     pub fn key(&mut self, key: KeyEvent) -> Action {
         if key.kind == KeyEventKind::Release {
             return Action::Continue;

@@ -28,6 +28,7 @@ fn per_sec(r: f64) -> String {
     if r >= 100.0 { format!("{r:.0}") } else { format!("{r:.1}") }
 }
 
+/// Draws the whole screen from the state (no I/O: any ratatui backend).
 pub fn draw(f: &mut Frame, top: &Top) {
     let [header, timelines, waits, spark, oldest, status] = Layout::vertical([
         Constraint::Length(1),

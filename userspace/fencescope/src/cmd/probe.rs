@@ -5,11 +5,11 @@ use std::fmt::Write as _;
 use anyhow::Result;
 
 use crate::cli::ProbeArgs;
-use crate::kernel;
-use crate::live::{self, KernelView};
-use crate::plan::{HOOKS, Mode};
+use fencescope_loader::kernel;
+use fencescope_loader::live::{self, KernelView};
+use fencescope_loader::plan::{HOOKS, Mode};
 
-pub fn run(a: &ProbeArgs, use_btf: bool) -> Result<i32> {
+pub(crate) fn run(a: &ProbeArgs, use_btf: bool) -> Result<i32> {
     let mut out = String::new();
     let _ = writeln!(out, "kernel {} {}", kernel::release(), kernel::machine());
     // Facts first, each with why it matters; then the real attach attempts.

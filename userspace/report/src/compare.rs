@@ -5,25 +5,9 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use anyhow::Result;
 use fencescope_engine::stats::ks;
 use fencescope_engine::{Distributions, Summary};
 use hdrhistogram::Histogram;
-
-use crate::cli::CompareArgs;
-use crate::report::replay;
-
-pub fn run(a: &CompareArgs) -> Result<i32> {
-    let (before, bi) = replay(&a.before, &a.filter)?;
-    let (after, ai) = replay(&a.after, &a.filter)?;
-    let text = render(
-        (&before.summary(), &before.distributions(), &bi.kernel_release),
-        (&after.summary(), &after.distributions(), &ai.kernel_release),
-        a.alpha,
-    );
-    print!("{text}");
-    Ok(0)
-}
 
 fn count_verdict(b: u64, a: u64) -> String {
     match (b, a) {
@@ -73,7 +57,7 @@ impl Table {
 }
 
 fn ms(ns: Option<u64>) -> String {
-    ns.map_or("-".into(), crate::report::ms)
+    ns.map_or("-".into(), crate::units::ms)
 }
 
 fn delta_ms(b: Option<u64>, a: Option<u64>) -> String {
@@ -87,8 +71,11 @@ fn p(h: Option<&Histogram<u64>>, q: f64) -> Option<u64> {
     h.filter(|h| !h.is_empty()).map(|h| h.value_at_quantile(q))
 }
 
-type Side<'a> = (&'a Summary, &'a Distributions, &'a str);
+/// One capture's figures: its summary, its distributions, its kernel.
+pub type Side<'a> = (&'a Summary, &'a Distributions, &'a str);
 
+/// The comparison table of `before` and `after`, a distribution called
+/// changed where the KS test's p is under `alpha`.
 pub fn render(before: Side, after: Side, alpha: f64) -> String {
     let (bs, bd, bk) = before;
     let (as_, ad, ak) = after;
@@ -141,7 +128,7 @@ pub fn render(before: Side, after: Side, alpha: f64) -> String {
         t.row("  round trip p99 us", us(pb), us(pa), delta, dist_verdict(b, a, alpha));
     }
     let (bc, ac) = (&bs.contract, &as_.contract);
-    if crate::contract_report::worth_showing(bc) || crate::contract_report::worth_showing(ac) {
+    if crate::contract::worth_showing(bc) || crate::contract::worth_showing(ac) {
         t.section("arming contract");
         t.count("  fences armed", bc.armed, ac.armed);
         let (wb, wa) = (bc.unarmed_window.max_ns, ac.unarmed_window.max_ns);

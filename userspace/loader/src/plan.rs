@@ -3,7 +3,8 @@ use serde::{Deserialize, Serialize};
 
 /// How fences are watched (`--attach`). It decides the fence-init hook
 /// (and, for `tracepoint`, everything): other hooks use what the kernel has.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// Per hook, the first way that attaches: raw tracepoint, fentry, kprobe.
@@ -21,6 +22,7 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The name `--attach` takes and captures keep.
     pub fn name(self) -> &'static str {
         match self {
             Mode::Auto => "auto",
@@ -35,14 +37,20 @@ impl Mode {
 /// One program and where it goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
+    /// A raw tracepoint, by name (its category is not part of it).
     RawTracepoint(&'static str),
+    /// A classic tracepoint, by category and name.
     Tracepoint(&'static str, &'static str),
+    /// A kprobe on a function.
     Kprobe(&'static str),
+    /// A kretprobe on a function.
     Kretprobe(&'static str),
+    /// An fentry program on a function (needs BTF).
     Fentry(&'static str),
 }
 
 impl Target {
+    /// The kind of attachment, as `probe` names it.
     pub fn kind(self) -> &'static str {
         match self {
             Target::RawTracepoint(_) => "raw-tracepoint",
@@ -53,6 +61,7 @@ impl Target {
         }
     }
 
+    /// The attachment in words, as reports and `probe` print it.
     pub fn describe(self) -> String {
         match self {
             Target::RawTracepoint(tp) => format!("raw tracepoint {tp}"),
@@ -66,14 +75,17 @@ impl Target {
 
 /// One way to watch a hook: one or more programs (entry and return).
 pub struct Way {
+    /// (program name in the object, where it attaches).
     pub progs: &'static [(&'static str, Target)],
 }
 
 impl Way {
+    /// The kind of its first program's attachment.
     pub fn kind(&self) -> &'static str {
         self.progs[0].1.kind()
     }
 
+    /// Every program's attachment in words.
     pub fn describe(&self) -> String {
         self.progs.iter().map(|(_, t)| t.describe()).collect::<Vec<_>>().join(" + ")
     }
@@ -81,7 +93,9 @@ impl Way {
 
 /// A hook the tool wants, and every way fencescope's object can watch it.
 pub struct Hook {
+    /// The hook's name in reports.
     pub name: &'static str,
+    /// What it gives, as `probe` explains it.
     pub why: &'static str,
     /// Preferred first.
     pub ways: &'static [Way],
@@ -95,6 +109,7 @@ const fn way(progs: &'static [(&'static str, Target)]) -> Way {
     Way { progs }
 }
 
+/// Every hook fencescope watches, in the order they are attached.
 pub const HOOKS: &[Hook] = &[
     Hook {
         name: "fence init",
@@ -264,6 +279,7 @@ impl Hook {
 /// What was attached, hook by hook: recorded in captures and printed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attached {
+    /// The `--attach` mode's name.
     pub mode: String,
     /// (hook, what it attached as), e.g. ("fence init", "kprobe dma_fence_init").
     pub hooks: Vec<(String, String)>,

@@ -13,24 +13,31 @@ use fencescope_schema::{DROP_SLOTS, globals};
 use tokio::io::unix::AsyncFd;
 
 use crate::kernel::{self, InitRecordLayout, IoctlLayout, Symbols};
+use crate::object::OBJECT;
 use crate::plan::{Attached, HOOKS, Mode, Target, Way};
-
-/// The eBPF object, built by build.rs from ebpf/.
-static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/fencescope"));
 
 /// Everything attach decisions depend on, read once.
 pub struct KernelView {
+    /// Where tracefs is mounted.
     pub tracefs: std::path::PathBuf,
+    /// The classic `dma_fence_init` record's layout.
     pub layout: InitRecordLayout,
+    /// The classic `dma_fence_signaled` record's layout.
     pub signaled_layout: InitRecordLayout,
+    /// The syscall ioctl records' layout, where syscall tracepoints exist.
     pub ioctl_layout: Option<IoctlLayout>,
+    /// The kernel's function symbols.
     pub symbols: Symbols,
+    /// The kernel's BTF, for fentry programs (None without it or with `--no-btf`).
     pub btf: Option<Btf>,
+    /// Whether kprobes are available.
     pub kprobes: bool,
+    /// Where `struct dma_fence` keeps what the programs read.
     pub fence: crate::layout::FenceLayout,
 }
 
 impl KernelView {
+    /// Reads every fact; fails where fencescope cannot run at all (privileges, tracefs, an unknown record layout).
     pub fn read(use_btf: bool) -> Result<KernelView> {
         if let Some(problem) = kernel::privilege_problem() {
             bail!("{problem}");
@@ -75,10 +82,12 @@ pub struct BenchSwitches {
     pub emit_nothing: bool,
 }
 
+/// Loads the object with the default 4 MiB ring, for `probe`.
 pub fn load(view: &KernelView) -> Result<Ebpf> {
     load_with_ring(view, 4, BenchSwitches::default())
 }
 
+/// Loads the object, its globals set from `view` (offsets, symbols) and its ring sized `ring_mb` MiB.
 pub fn load_with_ring(view: &KernelView, ring_mb: u32, bench: BenchSwitches) -> Result<Ebpf> {
     // A quarter of the ring: wakes come in batches, well before it fills.
     let wakeup: u64 = if bench.defer_reading { u64::MAX } else { u64::from(ring_mb) << 18 };
@@ -259,6 +268,9 @@ pub fn attach_plan(ebpf: &mut Ebpf, view: &KernelView, mode: Mode) -> Result<Att
     Ok(attached)
 }
 
+/// The program every arm hook attaches (a kprobe), whatever its symbol.
+pub const ARM_PROGRAM: &str = "arm_kprobe";
+
 /// Arm hooks tried when none is given: the fixture's, and the device_run
 /// of the drivers the series changes.
 pub const DEFAULT_ARM_HOOKS: [&str; 3] =
@@ -290,8 +302,8 @@ pub fn attach_arm_hooks(
             bail!("cannot watch the arm hook {sym}: {why}");
         }
         let p: &mut KProbe = ebpf
-            .program_mut("arm_kprobe")
-            .ok_or_else(|| anyhow!("arm_kprobe is not in the eBPF object"))?
+            .program_mut(ARM_PROGRAM)
+            .ok_or_else(|| anyhow!("{ARM_PROGRAM} is not in the eBPF object"))?
             .try_into()?;
         if !loaded {
             p.load().map_err(|e| anyhow!(first_line(&e)))?;
@@ -309,12 +321,15 @@ pub fn attach_arm_hooks(
 /// Whether a session goes on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flow {
+    /// Keep streaming.
     Continue,
+    /// End the session (its ring is still drained).
     Stop,
 }
 
 /// Where a session's records go.
 pub trait Sink {
+    /// One ring-buffer record, as the kernel side wrote it.
     fn record(&mut self, bytes: &[u8]);
     /// Periodic (twenty times a second): a chance to flush, report, draw or fail.
     fn tick(&mut self) -> Result<Flow> {
@@ -327,8 +342,11 @@ pub struct Session {
     _ebpf: Ebpf,
     ring: RingBuf<MapData>,
     drops: PerCpuArray<MapData, u64>,
+    /// What each hook attached as.
     pub attached: Attached,
+    /// The layouts the programs were loaded with.
     pub layout: Layout,
+    /// The kernel addresses the engine classifies waits and stubs by.
     pub symbols: fencescope_engine::Symbols,
     bench: BenchSwitches,
 }
@@ -336,11 +354,14 @@ pub struct Session {
 /// The layout facts the programs were loaded with (kept in captures).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Layout {
+    /// The classic init record's layout.
     pub init_record: InitRecordLayout,
+    /// `struct dma_fence`'s layout.
     pub fence: crate::layout::FenceLayout,
 }
 
 impl Session {
+    /// Reads the kernel, loads the object and attaches `mode`'s plan and the arm hooks: a session that has not started reading yet.
     pub fn open(
         mode: Mode,
         use_btf: bool,
@@ -441,26 +462,4 @@ fn counts(drops: &PerCpuArray<MapData, u64>) -> [u64; DROP_SLOTS as usize] {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    /// A program that calls a BPF subprogram is calling the backend's
-    /// byte-at-a-time `memcpy`/`memset`: a record built on the stack and
-    /// copied, or zero stores merged. That copy once cost more than the rest
-    /// of the program; records are written in place instead.
-    #[test]
-    fn programs_write_records_in_place() {
-        let obj = aya_obj::Object::parse(super::OBJECT).expect("the eBPF object parses");
-        let mut programs = 0;
-        for f in obj.functions.values() {
-            if obj.programs.values().all(|p| p.function_key() != (f.section_index.0, f.address)) {
-                continue;
-            }
-            programs += 1;
-            let calls = f.instructions.iter().filter(|i| i.code == 0x85 && i.src_reg() == 1);
-            assert_eq!(calls.count(), 0, "{} calls a BPF subprogram (a byte-loop copy)", f.name);
-        }
-        assert!(programs >= 20, "only {programs} programs found in the object");
-    }
 }

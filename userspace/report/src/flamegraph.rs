@@ -2,63 +2,31 @@
 //! Waits stack as process → thread → style → driver → timeline → stage,
 //! weighted by microseconds waited; `--lifetimes` stacks driver → timeline
 //! → stage by microseconds alive; `--diff` colours AFTER by its change.
-use std::path::Path;
-
 use anyhow::{Context, Result, bail};
 use fencescope_engine::Stacks;
 use inferno::flamegraph::{self, Options};
 
-use crate::cli::{FilterArgs, FlamegraphArgs};
-use crate::report::replay_into;
-
-pub fn run(a: &FlamegraphArgs) -> Result<i32> {
-    let what = if a.lifetimes { "Fence lifetimes" } else { "Time waited on fences" };
-    let svg = match (&a.file, a.diff.as_deref()) {
-        (Some(file), None) => {
-            let (lines, kernel) = folded(file, &a.filter, a.lifetimes)?;
-            nothing_to_draw(&lines, &file.display().to_string(), a.lifetimes)?;
-            let title = format!("{what}: {} ({kernel})", file.display());
-            render(&lines, &title, false)?
-        }
-        (None, Some([before, after])) => {
-            let (old, _) = folded(before, &a.filter, a.lifetimes)?;
-            let (new, _) = folded(after, &a.filter, a.lifetimes)?;
-            // "Before" often has none (the stub never makes anyone wait).
-            let both = [old.clone(), new.clone()].concat();
-            let names = format!("{} and {}", before.display(), after.display());
-            nothing_to_draw(&both, &names, a.lifetimes)?;
-            let mut diffed = Vec::new();
-            inferno::differential::from_readers(
-                Default::default(),
-                old.join("\n").as_bytes(),
-                new.join("\n").as_bytes(),
-                &mut diffed,
-            )?;
-            let lines: Vec<String> =
-                String::from_utf8_lossy(&diffed).lines().map(str::to_owned).collect();
-            let title = format!(
-                "{what}: {} → {} (red grew, blue shrank)",
-                before.display(),
-                after.display()
-            );
-            render(&lines, &title, true)?
-        }
-        _ => bail!("give one capture, or --diff BEFORE AFTER"),
-    };
-    std::fs::write(&a.output, svg)
-        .with_context(|| format!("cannot write {}", a.output.display()))?;
-    Ok(0)
+/// The folded stacks to draw: time waited, or with `lifetimes` fence
+/// lifetimes.
+pub fn folded(stacks: &Stacks, lifetimes: bool) -> Vec<String> {
+    Stacks::folded(if lifetimes { &stacks.lifetimes } else { &stacks.waits })
 }
 
-/// A capture's folded stacks, and the kernel it was recorded on.
-fn folded(path: &Path, filter: &FilterArgs, lifetimes: bool) -> Result<(Vec<String>, String)> {
-    let (engine, info) = replay_into(path, filter, |e| e.with_stacks())?;
-    let stacks = engine.stacks().expect("asked for");
-    let map = if lifetimes { &stacks.lifetimes } else { &stacks.waits };
-    Ok((Stacks::folded(map), info.kernel_release))
+/// BEFORE's and AFTER's folded stacks as AFTER's, each with both counts,
+/// for a differential graph.
+pub fn differential(old: &[String], new: &[String]) -> Result<Vec<String>> {
+    let mut diffed = Vec::new();
+    inferno::differential::from_readers(
+        Default::default(),
+        old.join("\n").as_bytes(),
+        new.join("\n").as_bytes(),
+        &mut diffed,
+    )?;
+    Ok(String::from_utf8_lossy(&diffed).lines().map(str::to_owned).collect())
 }
 
-fn nothing_to_draw(lines: &[String], source: &str, lifetimes: bool) -> Result<()> {
+/// Fails, saying what to try, where there is nothing to draw.
+pub fn nothing_to_draw(lines: &[String], source: &str, lifetimes: bool) -> Result<()> {
     if lines.is_empty() {
         let what = if lifetimes { "signalled fences" } else { "waits" };
         let hint = if lifetimes { "" } else { " (try --lifetimes)" };

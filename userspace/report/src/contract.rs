@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use fencescope_engine::contract::{ContractSummary, Stages};
 
-use crate::report::ms;
+use crate::units::ms;
 
 /// Whether there is anything to say: an arm hook ran, or a fence broke
 /// the contract.
@@ -68,6 +68,7 @@ pub fn stage_log(fences: &[Stages]) -> String {
     o
 }
 
+/// The contract section of the text report, appended to `o` (nothing when not [`worth_showing`]).
 pub fn text(o: &mut String, c: &ContractSummary) {
     if !worth_showing(c) {
         return;
@@ -137,6 +138,7 @@ pub fn text(o: &mut String, c: &ContractSummary) {
     }
 }
 
+/// The contract section of the markdown report, appended to `o`.
 pub fn markdown(o: &mut String, c: &ContractSummary) {
     if !worth_showing(c) {
         return;

@@ -7,34 +7,13 @@
 //! the fence they waited on.
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result};
 use fencescope_engine::{FenceSpan, Trace, WaitSpan};
 use serde_json::{Value, json};
-
-use crate::cli::ExportArgs;
-use crate::report::replay_into;
 
 /// Timeline "processes" are numbered above any real pid (at most 2^22).
 const TIMELINE_PID: u64 = 1 << 24;
 /// Overlapping waits of one thread go on extra lanes, tid + lane × this.
 const LANE_TID: u64 = 1 << 24;
-
-pub fn run(a: &ExportArgs) -> Result<i32> {
-    let (engine, info) = replay_into(&a.file, &a.filter, |e| e.with_trace())?;
-    let trace = engine.trace().expect("asked for");
-    let doc = perfetto_json(&trace, &info.kernel_release);
-    let file = std::fs::File::create(&a.perfetto)
-        .with_context(|| format!("cannot write {}", a.perfetto.display()))?;
-    serde_json::to_writer(std::io::BufWriter::new(file), &doc)
-        .with_context(|| format!("writing {}", a.perfetto.display()))?;
-    eprintln!(
-        "fencescope: {} fences and {} waits to {}",
-        trace.fences.len(),
-        trace.waits.len(),
-        a.perfetto.display()
-    );
-    Ok(0)
-}
 
 /// The lane of each span: the first whose last span ended by its start.
 fn lanes(spans: &[(u64, u64)]) -> Vec<usize> {

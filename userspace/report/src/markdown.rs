@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use fencescope_engine::{LatencySummary, Summary};
 
-use crate::report::ms;
+use crate::units::ms;
 
 /// A pipe table; the first `text` columns are left-aligned, numbers right.
 fn table(o: &mut String, head: &[&str], text: usize, rows: Vec<Vec<String>>) {
@@ -20,6 +20,7 @@ fn pcts(l: &LatencySummary) -> [String; 3] {
     [ms(l.p50_ns), ms(l.p99_ns), ms(l.max_ns)]
 }
 
+/// The markdown report of a summary from kernel release `kernel`.
 pub fn markdown(s: &Summary, kernel: &str) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "## fencescope on {kernel}\n");
@@ -61,9 +62,9 @@ pub fn markdown(s: &Summary, kernel: &str) -> String {
         1,
         rows,
     );
-    if crate::contract_report::worth_showing(&s.contract) {
+    if crate::contract::worth_showing(&s.contract) {
         let _ = writeln!(o);
-        crate::contract_report::markdown(&mut o, &s.contract);
+        crate::contract::markdown(&mut o, &s.contract);
     }
     if !s.waits.is_empty() {
         let _ = writeln!(o, "\n### Waits, ask → signalled (ms)\n");

@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-/// `uname -r` and `uname -m`.
+/// The kernel release, as `uname -r` says it.
 pub fn release() -> String {
     fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_string())
         .unwrap_or_default()
 }
 
+/// The machine's architecture as `uname -m` says it (captures keep it).
 pub fn machine() -> String {
     // SAFETY: uname fills a plain struct.
     let mut u: libc::utsname = unsafe { std::mem::zeroed() };
@@ -82,10 +83,12 @@ pub fn tracefs() -> Result<PathBuf> {
     bail!("tracefs is not mounted: mount -t tracefs nodev /sys/kernel/tracing")
 }
 
+/// Whether the kernel has the kprobe PMU (CONFIG_KPROBES).
 pub fn has_kprobes() -> bool {
     Path::new("/sys/bus/event_source/devices/kprobe/type").exists()
 }
 
+/// Whether the kernel has BTF, which fentry programs need.
 pub fn has_btf() -> bool {
     Path::new("/sys/kernel/btf/vmlinux").exists()
 }
@@ -95,6 +98,7 @@ pub fn has_btf() -> bool {
 pub struct Symbols(HashMap<String, u64>);
 
 impl Symbols {
+    /// Reads /proc/kallsyms; empty where it is unreadable.
     pub fn load() -> Symbols {
         let text = fs::read_to_string("/proc/kallsyms").unwrap_or_default();
         let mut map = HashMap::new();
@@ -118,6 +122,7 @@ impl Symbols {
         Symbols(map)
     }
 
+    /// Whether the kernel has a function (or `module:function`) of this name.
     pub fn has(&self, name: &str) -> bool {
         self.0.contains_key(name)
     }
@@ -127,6 +132,7 @@ impl Symbols {
         self.0.get(name).copied().unwrap_or(0)
     }
 
+    /// Nothing was readable: whether a symbol exists is then unknown, not "no".
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -135,9 +141,13 @@ impl Symbols {
 /// One field of a tracepoint record, from its tracefs `format` file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Field {
+    /// The C declaration, e.g. `__data_loc char[] driver`.
     pub decl: String,
+    /// The field's name, without any array suffix.
     pub name: String,
+    /// Byte offset in the record.
     pub offset: u32,
+    /// Size in bytes.
     pub size: u32,
 }
 
@@ -167,13 +177,18 @@ pub fn parse_format(text: &str) -> Vec<Field> {
 /// Where the classic `dma_fence_init` record keeps what fencescope reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InitRecordLayout {
+    /// Offset of the driver name's `__data_loc` word.
     pub driver: u32,
+    /// Offset of the timeline name's `__data_loc` word.
     pub timeline: u32,
+    /// Offset of the fence context.
     pub context: u32,
+    /// Offset of the fence seqno.
     pub seqno: u32,
 }
 
 impl InitRecordLayout {
+    /// Parses a `format` file; a field of an unknown shape is an error, never a guess.
     pub fn from_format(text: &str) -> Result<InitRecordLayout> {
         let fields = parse_format(text);
         let find = |name: &str| fields.iter().find(|f| f.name == name);
@@ -214,8 +229,11 @@ impl InitRecordLayout {
 /// Offsets in the `syscalls:sys_enter_ioctl`/`sys_exit_ioctl` records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IoctlLayout {
+    /// Offset of the file descriptor argument.
     pub fd: u32,
+    /// Offset of the ioctl command argument.
     pub cmd: u32,
+    /// Offset of the return value in the exit record.
     pub ret: u32,
 }
 
@@ -243,7 +261,8 @@ impl IoctlLayout {
 mod tests {
     use super::*;
 
-    // The format file as 6.12 and 7.2 print it (REFERENCE §3).
+    // The format file as 6.12 and 7.2 print it (copied from their tracefs):
+    // the names come as __data_loc strings, context and seqno as 32 bits.
     const FORMAT_6_12: &str = "name: dma_fence_init
 ID: 1234
 format:

@@ -8,9 +8,13 @@ use fencescope_btf::Btf;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The offsets the programs read fences at, and where they came from.
 pub struct FenceLayout {
+    /// Offset of `context` (u64).
     pub context: u32,
+    /// Offset of `seqno` (u64).
     pub seqno: u32,
+    /// Offset of `flags` (unsigned long).
     pub flags: u32,
     /// None where neither BTF nor the table knows it for this kernel. The
     /// eBPF programs do not read the flags today; what would need the bit
@@ -50,6 +54,7 @@ pub fn version(release: &str) -> Option<(u32, u32)> {
     Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
 }
 
+/// The layout read from a kernel BTF blob (`/sys/kernel/btf/vmlinux`).
 pub fn from_btf(data: &[u8]) -> Result<FenceLayout> {
     let btf = Btf::parse(data)?;
     let member = |m: &str| {
@@ -68,6 +73,7 @@ pub fn from_btf(data: &[u8]) -> Result<FenceLayout> {
     })
 }
 
+/// The layout from the table, for a kernel without BTF (or `--no-btf`).
 pub fn from_table(release: &str) -> Result<FenceLayout> {
     let Some(v) = version(release) else {
         bail!("cannot read a version from kernel release {release:?}");

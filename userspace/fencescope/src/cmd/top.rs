@@ -6,23 +6,25 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use fencescope_engine::{Engine, Event};
+use fencescope_engine::Engine;
 use fencescope_top::{Action, Top, draw, state::Pane};
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{self, Event as TermEvent, KeyEvent};
 use ratatui::{DefaultTerminal, Terminal};
 
+use fencescope_loader::kernel;
+use fencescope_loader::live::Flow;
+
 use crate::cli::TopArgs;
-use crate::kernel;
-use crate::live::{Flow, Sink};
 use crate::metrics::Metrics;
-use crate::report;
-use crate::session::{self, Capture, EngineSetup, EngineSink};
+use crate::setup::EngineSetup;
+use crate::sink::{CaptureFile, Fanout, View};
+use crate::source::{self, Source};
 
 /// The oldest unsignalled fences listed.
 const OLDEST: usize = 8;
 
-pub fn run(a: &TopArgs, use_btf: bool) -> Result<i32> {
+pub(crate) fn run(a: &TopArgs, use_btf: bool) -> Result<i32> {
     if a.interval == 0 {
         bail!("--interval must be at least 1 ms");
     }
@@ -155,118 +157,64 @@ impl Ui {
     }
 }
 
-/// The live session's sink: the engine, the screen, perhaps a capture.
-struct TopSink {
-    live: EngineSink,
-    capture: Option<Capture>,
-    ui: Ui,
-}
-
-impl Sink for TopSink {
-    fn record(&mut self, bytes: &[u8]) {
-        self.live.feed(bytes);
-        if let Some(c) = self.capture.as_mut() {
-            c.push(bytes);
-        }
+impl View for Ui {
+    fn tick(&mut self, engine: &mut Engine, now_ns: u64, force: bool) -> Result<Flow> {
+        Ui::tick(self, engine, now_ns, force)
     }
 
-    fn tick(&mut self) -> Result<Flow> {
-        if let Some(c) = self.capture.as_mut() {
-            c.tick()?;
-        }
-        self.live.publish();
-        self.ui.tick(&mut self.live.engine, kernel::monotonic_ns(), false)
+    fn paused(&self) -> bool {
+        self.top.paused
     }
 }
 
 fn live(a: &TopArgs, use_btf: bool) -> Result<i32> {
     let (metrics, listener) = Metrics::from_args(&a.metrics)?.unzip();
-    let session = session::open(&a.live, use_btf)?;
+    let session = source::open(&a.live, use_btf)?;
     let capture = match &a.output {
-        Some(path) => Some(Capture::create(path, &session)?),
+        Some(path) => Some(CaptureFile::create(path, &session)?),
         None => None,
     };
-    let source = format!("live {}, {}", kernel::release(), session.attached.mode);
-    let mut live = EngineSink::new(EngineSetup::of(&session), a.live.filter.filter());
-    live.metrics = metrics;
-    let mut sink = TopSink { live, capture, ui: Ui::new(a, source)? };
-    let streamed = EngineSink::stream(session, a.live.duration, &mut sink, listener, |s| {
-        s.live.metrics.as_ref()
-    });
-    let TopSink { mut live, capture, mut ui } = sink;
-    let last = ui.tick(&mut live.engine, kernel::monotonic_ns(), true);
-    ui.close();
-    // Whatever happened, keep what was recorded.
-    if let (Some(c), Some(path)) = (capture, &a.output) {
-        c.finish(path, live.engine.summary().dropped)?;
+    let title = format!("live {}, {}", kernel::release(), session.attached.mode);
+    let engine = EngineSetup::of(&session).engine(a.live.filter.filter());
+    let mut fan = Fanout::new(engine).with_view(Some(Ui::new(a, title)?));
+    fan.metrics = metrics;
+    fan.capture = capture;
+    let streamed = Source::Live(Box::new(session)).run(a.live.duration, &mut fan, listener);
+    let last = fan.last_tick(kernel::monotonic_ns());
+    if let Some(ui) = fan.view.take() {
+        ui.close();
     }
+    // Whatever happened, keep what was recorded.
+    fan.finish_capture(a.output.as_deref())?;
     streamed?;
     last?;
-    live.warn();
+    fan.warn();
     Ok(0)
-}
-
-/// A capture's events, decoded, and the engine set up as its run's was.
-fn load(a: &TopArgs, path: &Path) -> Result<(Vec<Event>, Engine, String)> {
-    let (cap, setup) = report::open_capture(path)?;
-    let mut events = Vec::new();
-    let cut = report::decode_each(&cap, "showing", |ev| events.push(ev));
-    let mut source = format!("replay {} ×{}", cap.name(), a.speed);
-    if cut {
-        source += " (cut short)";
-    }
-    Ok((events, setup.engine(a.live.filter.filter()), source))
 }
 
 /// Feeds the capture at its recorded pace (times --speed) on a clock that
 /// stops while the screen is paused. Headless, it ends with the capture;
 /// on a terminal the last screen stays until `q`.
 fn replay(a: &TopArgs, path: &Path) -> Result<i32> {
-    let (mut metrics, listener) = Metrics::from_args(&a.metrics)?.unzip();
-    let (events, mut engine, source) = load(a, path)?;
-    let mut ui = Ui::new(a, source)?;
+    let (metrics, listener) = Metrics::from_args(&a.metrics)?.unzip();
+    let (cap, setup) = source::open_capture(path)?;
+    let mut events = Vec::new();
+    let cut = source::decode_each(&cap, "showing", |ev| events.push(ev));
+    let mut title = format!("replay {} ×{}", cap.name(), a.speed);
+    if cut {
+        title += " (cut short)";
+    }
     let first = events.first().map_or(0, |e| e.meta.ts_ns);
-    let last = events.last().map_or(0, |e| e.meta.ts_ns);
-    let headless = a.headless.is_some();
-    let run = async {
-        if let (Some(l), Some(m)) = (listener, &metrics) {
-            m.spawn(l);
-        }
-        let stop = session::stop(a.live.duration);
-        tokio::pin!(stop);
-        let mut tick = tokio::time::interval(Duration::from_millis(50));
-        let (mut clock, mut at, mut next) = (first as f64, Instant::now(), 0usize);
-        loop {
-            tokio::select! {
-                _ = &mut stop => return Ok(()),
-                _ = tick.tick() => {
-                    let elapsed = at.elapsed().as_nanos() as f64;
-                    at = Instant::now();
-                    if !ui.top.paused {
-                        clock += elapsed * a.speed;
-                    }
-                    while next < events.len() && (events[next].meta.ts_ns as f64) <= clock {
-                        engine.feed(&events[next]);
-                        next += 1;
-                    }
-                    let now_ns = (clock as u64).min(last);
-                    if let Some(m) = metrics.as_mut() {
-                        m.publish(&engine, false);
-                    }
-                    if ui.tick(&mut engine, now_ns, false)? == Flow::Stop {
-                        return Ok(());
-                    }
-                    if headless && next == events.len() {
-                        return Ok(());
-                    }
-                }
-            }
-        }
-    };
-    let done: Result<()> = session::runtime()?.block_on(run);
-    let now_ns = engine.seen_until_ns().max(first);
-    let finished = ui.tick(&mut engine, now_ns, true);
-    ui.close();
+    let engine = setup.engine(a.live.filter.filter());
+    let mut fan = Fanout::new(engine).with_view(Some(Ui::new(a, title)?));
+    fan.metrics = metrics;
+    let paced = Source::Paced { events, speed: a.speed, to_end: a.headless.is_some() };
+    let done = paced.run(a.live.duration, &mut fan, listener);
+    let now_ns = fan.engine.seen_until_ns().max(first);
+    let finished = fan.last_tick(now_ns);
+    if let Some(ui) = fan.view.take() {
+        ui.close();
+    }
     done?;
     finished?;
     Ok(0)

@@ -1,0 +1,27 @@
+//! `fencescope record`: live into the engine and a capture file.
+use anyhow::Result;
+use fencescope_loader::kernel;
+
+use crate::cli::RecordArgs;
+use crate::setup::EngineSetup;
+use crate::sink::{CaptureFile, Fanout};
+use crate::source::{self, Source};
+
+pub(crate) fn run(a: &RecordArgs, use_btf: bool) -> Result<i32> {
+    let session = source::open(&a.live, use_btf)?;
+    let capture = CaptureFile::create(&a.output, &session)?;
+    let mut fan = Fanout::new(EngineSetup::of(&session).engine(a.live.filter.filter()));
+    fan.capture = Some(capture);
+    let streamed = Source::Live(Box::new(session)).run(a.live.duration, &mut fan, None);
+    // Whatever happened, keep what was recorded.
+    fan.finish_capture(Some(&a.output))?;
+    streamed?;
+    fan.warn();
+    if let Some(format) = a.report {
+        print!(
+            "{}",
+            fencescope_report::render_engine(&fan.engine, format.into(), &kernel::release())
+        );
+    }
+    Ok(0)
+}
