@@ -14,6 +14,10 @@ pub struct Filter {
     /// Task name, as the kernel keeps it (15 characters at most).
     pub comm: Option<String>,
     pub driver: Option<String>,
+    /// Fences born before this time (monotonic ns) are followed, never
+    /// counted: `--verify` counts from the moment its second witness
+    /// started, and both witnesses must count the same fences.
+    pub since_ns: u64,
 }
 
 impl Filter {

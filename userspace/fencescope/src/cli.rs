@@ -109,6 +109,7 @@ impl FilterArgs {
             pid: self.pid,
             comm: self.comm.clone(),
             driver: self.driver.clone(),
+            since_ns: 0,
         }
     }
 }
@@ -142,6 +143,12 @@ pub struct LiveArgs {
     /// rockchip_rga:device_run exist.
     #[arg(long, value_name = "SYMBOL")]
     pub arm_hook: Vec<String>,
+    /// Also have the kernel's own ftrace (the dma_fence events, in a private
+    /// instance removed afterwards) count the same fences, and say at the
+    /// end, per driver, whether its counts and lifetimes agree with
+    /// fencescope's. Exit status 3 when they do not.
+    #[arg(long)]
+    pub verify: bool,
     #[command(flatten)]
     pub filter: FilterArgs,
 }

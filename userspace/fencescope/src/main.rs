@@ -7,6 +7,7 @@ mod metrics;
 mod setup;
 mod sink;
 mod source;
+mod verify;
 
 use clap::Parser;
 

@@ -6,11 +6,15 @@ use crate::cli::RecordArgs;
 use crate::setup::EngineSetup;
 use crate::sink::{CaptureFile, Fanout};
 use crate::source::{self, Source};
+use crate::verify::{self, Verify};
 
 pub(crate) fn run(a: &RecordArgs, use_btf: bool) -> Result<i32> {
     let session = source::open(&a.live, use_btf)?;
     let capture = CaptureFile::create(&a.output, &session)?;
-    let mut fan = Fanout::new(EngineSetup::of(&session).engine(a.live.filter.filter()));
+    let verify = Verify::start(&a.live)?;
+    let filter = a.live.filter.filter();
+    let filter = verify.as_ref().map_or(filter.clone(), |v| v.filter(filter));
+    let mut fan = Fanout::new(EngineSetup::of(&session).engine(filter.clone()));
     fan.capture = Some(capture);
     let streamed = Source::Live(Box::new(session)).run(a.live.duration, &mut fan, None);
     // Whatever happened, keep what was recorded.
@@ -23,5 +27,5 @@ pub(crate) fn run(a: &RecordArgs, use_btf: bool) -> Result<i32> {
             fencescope_report::render_engine(&fan.engine, format.into(), &kernel::release())
         );
     }
-    Ok(0)
+    Ok(verify::report(verify.map(|v| v.finish(&fan.engine, &filter))))
 }

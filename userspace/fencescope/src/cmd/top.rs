@@ -20,6 +20,7 @@ use crate::metrics::Metrics;
 use crate::setup::EngineSetup;
 use crate::sink::{CaptureFile, Fanout, View};
 use crate::source::{self, Source};
+use crate::verify::{self, Verify};
 
 /// The oldest unsignalled fences listed.
 const OLDEST: usize = 8;
@@ -175,7 +176,10 @@ fn live(a: &TopArgs, use_btf: bool) -> Result<i32> {
         None => None,
     };
     let title = format!("live {}, {}", kernel::release(), session.attached.mode);
-    let engine = EngineSetup::of(&session).engine(a.live.filter.filter());
+    let verify = Verify::start(&a.live)?;
+    let filter = a.live.filter.filter();
+    let filter = verify.as_ref().map_or(filter.clone(), |v| v.filter(filter));
+    let engine = EngineSetup::of(&session).engine(filter.clone());
     let mut fan = Fanout::new(engine).with_view(Some(Ui::new(a, title)?));
     fan.metrics = metrics;
     fan.capture = capture;
@@ -189,7 +193,7 @@ fn live(a: &TopArgs, use_btf: bool) -> Result<i32> {
     streamed?;
     last?;
     fan.warn();
-    Ok(0)
+    Ok(verify::report(verify.map(|v| v.finish(&fan.engine, &filter))))
 }
 
 /// Feeds the capture at its recorded pace (times --speed) on a clock that

@@ -12,6 +12,7 @@ use crate::metrics::Metrics;
 use crate::setup::EngineSetup;
 use crate::sink::{Fanout, View};
 use crate::source::{self, Source};
+use crate::verify::{self, Verify};
 
 /// `--interval`: when the next report is due, how many are left.
 struct Interval {
@@ -52,8 +53,16 @@ impl View for Interval {
 
 pub(crate) fn run(a: &WatchArgs, use_btf: bool) -> Result<i32> {
     let (metrics, listener) = Metrics::from_args(&a.metrics)?.unzip();
+    if a.live.verify && a.interval.is_some() {
+        anyhow::bail!(
+            "--verify checks the whole run: drop --interval, whose reports restart the counts"
+        );
+    }
     let session = source::open(&a.live, use_btf)?;
-    let engine = EngineSetup::of(&session).engine(a.live.filter.filter());
+    let verify = Verify::start(&a.live)?;
+    let filter = a.live.filter.filter();
+    let filter = verify.as_ref().map_or(filter.clone(), |v| v.filter(filter));
+    let engine = EngineSetup::of(&session).engine(filter.clone());
     let mut interval = None;
     if let Some(secs) = a.interval {
         if secs <= 0.0 {
@@ -72,5 +81,5 @@ pub(crate) fn run(a: &WatchArgs, use_btf: bool) -> Result<i32> {
             fencescope_report::render_engine(&fan.engine, a.format.into(), &kernel::release());
         print!("{report}");
     }
-    Ok(0)
+    Ok(verify::report(verify.map(|v| v.finish(&fan.engine, &filter))))
 }

@@ -1,0 +1,100 @@
+//! `--verify`: the kernel's own ftrace counts the same fences as the
+//! engine, in the same run, and the two are held side by side at the end.
+use anyhow::{Result, bail};
+use fencescope_engine::{Engine, Filter};
+use fencescope_loader::kernel;
+use fencescope_verify::{Observed, Verdict, Witness, compare};
+
+use crate::cli::LiveArgs;
+
+/// A second witness started for a live run, or why none could be.
+pub(crate) struct Verify {
+    witness: Result<Witness, String>,
+    since_ns: u64,
+}
+
+/// Exit status of a run whose figures ftrace contradicts.
+pub(crate) const MISMATCH_EXIT: i32 = 3;
+
+impl Verify {
+    /// Starts ftrace witnessing, once fencescope's own hooks are attached;
+    /// `None` when `--verify` was not asked for.
+    pub(crate) fn start(a: &LiveArgs) -> Result<Option<Verify>> {
+        if !a.verify {
+            return Ok(None);
+        }
+        if a.filter.pid.is_some() || a.filter.comm.is_some() {
+            bail!(
+                "--verify counts every fence as ftrace does, which names threads, not processes: \
+                 drop -p/--comm (--driver is fine)"
+            );
+        }
+        let since_ns = kernel::monotonic_ns();
+        let witness = kernel::tracefs()
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|t| Witness::start(&t, since_ns).map_err(|e| e.to_string()));
+        Ok(Some(Verify { witness, since_ns }))
+    }
+
+    /// The engine's filter, counting only fences ftrace saw born too.
+    pub(crate) fn filter(&self, mut f: Filter) -> Filter {
+        f.since_ns = self.since_ns;
+        f
+    }
+
+    /// Ends the witness and compares; the window ends at the engine's last
+    /// kernel event.
+    pub(crate) fn finish(self, engine: &Engine, filter: &Filter) -> Verdict {
+        let witness = match self.witness {
+            Ok(w) => w,
+            Err(why) => return Verdict::unavailable(why),
+        };
+        let mut seen = match witness.finish(engine.last_ns()) {
+            Ok(seen) => seen,
+            Err(e) => return Verdict::unavailable(format!("reading the trace pipe failed: {e}")),
+        };
+        seen.drivers.retain(|d| filter.driver(&d.driver));
+        compare(&observed(engine), &seen)
+    }
+}
+
+/// The engine's figures per driver (its timelines together), as ftrace
+/// counts them.
+fn observed(engine: &Engine) -> Vec<Observed> {
+    let summary = engine.summary();
+    let dists = engine.distributions();
+    let mut out: Vec<Observed> = Vec::new();
+    for g in &summary.groups {
+        let i = match out.iter().position(|o| o.driver == g.driver) {
+            Some(i) => i,
+            None => {
+                out.push(Observed {
+                    driver: g.driver.clone(),
+                    fences: 0,
+                    signalled: 0,
+                    lifetime: None,
+                });
+                out.len() - 1
+            }
+        };
+        let o = &mut out[i];
+        o.fences += g.fences;
+        o.signalled += g.signalled;
+        if let Some(h) = dists.lifetimes.get(&format!("{}/{}", g.driver, g.timeline)) {
+            match o.lifetime.as_mut() {
+                Some(all) => {
+                    let _ = all.add(h);
+                }
+                None => o.lifetime = Some(h.clone()),
+            }
+        }
+    }
+    out
+}
+
+/// Prints the verdict and turns a contradiction into the exit status.
+pub(crate) fn report(v: Option<Verdict>) -> i32 {
+    let Some(v) = v else { return 0 };
+    eprint!("{}", v.text());
+    if v.unavailable.is_none() && v.ftrace_lost == 0 && !v.agrees() { MISMATCH_EXIT } else { 0 }
+}
