@@ -29,17 +29,22 @@ impl Arrays {
     }
 
     /// A fence was born on `tid`: if an array create was pending there, this
-    /// is the array. `group_of` names a member fence (driver, timeline).
-    pub fn born(&mut self, tid: u32, group_of: impl Fn(u64) -> Option<(String, String)>) -> bool {
-        let Some((count, listed)) = self.pending.remove(&tid) else { return false };
+    /// is the array, and its listed members are returned. `group_of` names
+    /// a member fence (driver, timeline).
+    pub fn born(
+        &mut self,
+        tid: u32,
+        group_of: impl Fn(u64) -> Option<(String, String)>,
+    ) -> Option<Vec<u64>> {
+        let (count, listed) = self.pending.remove(&tid)?;
         self.arrays += 1;
         self.members += u64::from(count);
         self.unlisted += u64::from(count).saturating_sub(listed.len() as u64);
-        for m in listed {
+        for &m in &listed {
             let g = group_of(m).unwrap_or_else(|| ("?".into(), "?".into()));
             *self.by_group.entry(g).or_default() += 1;
         }
-        true
+        Some(listed)
     }
 
     pub fn reset_interval(&mut self) {

@@ -10,6 +10,7 @@
 //! handed out unarmed (they can wait on userspace), fences never signalled
 //! (alive past a threshold, or destroyed unsignalled). Each is a count, a
 //! distribution where it has one, and the worst examples with their stages.
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::hist::Latency;
@@ -20,7 +21,7 @@ pub const EXAMPLES: usize = 5;
 
 /// The stages of one fence, nanoseconds after its creation (None: not
 /// reached), and who it concerns.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Stages {
     pub driver: String,
     pub timeline: String,
@@ -39,7 +40,7 @@ pub struct Stages {
 }
 
 /// The contract checks' figures.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ContractSummary {
     /// Calls of the arm hook seen; none means it was not attached (or the
     /// driver never ran a job) and the armed checks say nothing.

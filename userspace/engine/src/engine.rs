@@ -62,6 +62,8 @@ struct Group {
     fences: u64,
     signalled: u64,
     destroyed_unsignalled: u64,
+    /// Destroyed unsignalled before anyone could wait on them.
+    dropped_unpublished: u64,
     lifetime: Latency,
     /// Fences of this group the arm hook armed: its fences are held to the
     /// arming contract.
@@ -81,6 +83,7 @@ impl Group {
             fences: 0,
             signalled: 0,
             destroyed_unsignalled: 0,
+            dropped_unpublished: 0,
             lifetime: Latency::default(),
             armed: 0,
             resv_usage: [0; 4],
@@ -114,6 +117,11 @@ struct Fence {
     armed_ns: Option<u64>,
     /// When, and to whom, it was first handed out unsignalled.
     handed: Option<Hand>,
+    /// Someone could have waited on it: added to a reservation object,
+    /// handed out in a sync_file (itself or an array holding it), polled
+    /// or waited on. A driver may init fences and drop them before any of
+    /// that; those are no hang.
+    published: bool,
 }
 
 /// A fence handed to userspace: an export gave it, or a poll waits on it.
@@ -158,10 +166,17 @@ pub struct Engine {
     vb2: Vb2Summary,
     vb2_bufs: Vb2Bufs,
     arrays: Arrays,
+    /// Members of the arrays being tracked, by the array's address: an
+    /// export of the array publishes them.
+    array_members: FxHashMap<u64, Vec<u64>>,
     unpaired: u64,
     /// Classic tracepoints only: a names record is the init, and fences are
     /// keyed by their 32-bit (context, seqno).
     names_are_inits: bool,
+    /// Classic tracepoints only: contexts whose fences are numbered at
+    /// emit (an emit was seen), and their fences inited with seqno 0 and
+    /// not emitted yet, oldest first, under provisional keys.
+    emitting: FxHashMap<u32, VecDeque<u64>>,
     filter: Filter,
     /// Folded stacks for flamegraphs, when asked for.
     stacks: Option<Stacks>,
@@ -179,6 +194,9 @@ pub struct Engine {
 fn pseudo_address(context: u32, seqno: u32) -> u64 {
     (u64::from(context) << 32) | u64::from(seqno)
 }
+
+/// Provisional keys of classic-mode fences awaiting their emit.
+const PROVISIONAL: u64 = 1 << 63;
 
 impl Default for Engine {
     fn default() -> Self {
@@ -212,8 +230,10 @@ impl Engine {
             vb2: Vb2Summary::default(),
             vb2_bufs: Vb2Bufs::default(),
             arrays: Arrays::default(),
+            array_members: FxHashMap::default(),
             unpaired: 0,
             names_are_inits: false,
+            emitting: FxHashMap::default(),
             filter: Filter::default(),
             stacks: None,
             trace: None,
@@ -259,13 +279,21 @@ impl Engine {
             Body::FenceInit { fence, context, seqno } => self.init(fence, context, seqno, m),
             Body::FenceNames { context, seqno, driver, timeline } => {
                 if self.names_are_inits {
-                    let addr = pseudo_address(context, seqno);
+                    let addr = self.classic_key(context, seqno);
                     self.init(addr, u64::from(context), u64::from(seqno), m);
+                    if let Some(q) = self.emitting.get_mut(&context).filter(|_| seqno == 0) {
+                        q.push_back(addr);
+                        if q.len() > self.limits.max_fences {
+                            let fences = &self.fences;
+                            q.retain(|a| fences.contains_key(a));
+                        }
+                    }
                 }
                 self.names((context, seqno), driver, timeline)
             }
             Body::FenceSignaled { fence: 0, context, seqno } if self.names_are_inits => {
-                self.signal(pseudo_address(context as u32, seqno as u32), ts, Some(m.tid))
+                let addr = self.classic_signal_key(context as u32, seqno as u32);
+                self.signal(addr, ts, Some(m.tid))
             }
             Body::FenceSignaled { fence, .. } => self.signal(fence, ts, Some(m.tid)),
             Body::FenceDestroy { fence } => self.destroy(fence),
@@ -283,12 +311,17 @@ impl Engine {
                 self.waits.export(m, phase, object, ret, |f| fence_state(fences, f));
             }
             Body::SyncFile { fence, context, .. } => {
+                self.publish(fence);
                 let array = self.is_array(fence);
+                if array && let Some(members) = self.array_members.get(&fence).cloned() {
+                    members.into_iter().for_each(|m| self.publish(m));
+                }
                 self.waits.sync_file(m, fence, context, array);
                 self.hand(fence, m);
             }
             Body::DmaBufPoll { phase, file, mask } => self.waits.poll(m, phase, file, mask),
             Body::AddCallback { fence, func } => {
+                self.publish(fence);
                 let state = fence_state(&self.fences, fence);
                 self.waits.add_callback(m, fence, func, state);
                 let s = self.waits.symbols;
@@ -298,7 +331,10 @@ impl Engine {
             }
             Body::Arm { arg0 } => self.arm(arg0, ts),
             Body::Vb2Done { phase, .. } => self.vb2_done(m, phase),
-            Body::FenceWait { phase, fence } => self.waits.kernel_wait(m, phase, fence),
+            Body::FenceWait { phase, fence } => {
+                self.publish(fence);
+                self.waits.kernel_wait(m, phase, fence)
+            }
             Body::Vb2Buf { queue, vb, stage } => {
                 self.vb2_bufs.stage(queue, vb, stage, ts);
                 self.buffer_queued(m.tid, queue, stage);
@@ -308,6 +344,62 @@ impl Engine {
         if !self.waits.closed.is_empty() {
             self.stack_closed_waits();
         }
+    }
+
+    /// A fence of `context` numbered `seqno` at emit (the `dma_fence_emit`
+    /// tracepoint): some drivers init their fences with seqno 0 and number
+    /// them only then. Classic tracepoints only, where a fence is known by
+    /// its (context, seqno), this re-keys the context's oldest fence not
+    /// emitted yet, so its signal (which carries the emitted seqno) finds
+    /// it; from then on that context's seqno-0 inits are queued until their
+    /// emit instead of colliding on one key. With addresses it changes
+    /// nothing: fences are keyed by address and names joined at init.
+    pub fn fence_emitted(&mut self, context: u32, seqno: u32) {
+        if !self.names_are_inits {
+            return;
+        }
+        let queue = self.emitting.entry(context).or_default();
+        // Evicted fences leave their keys behind: skip them.
+        let fences = &self.fences;
+        let old = std::iter::from_fn(|| queue.pop_front())
+            .find(|a| fences.contains_key(a))
+            // The first emit of the context: its fence is under (context, 0).
+            .unwrap_or_else(|| pseudo_address(context, 0));
+        let Some(mut fence) = self.fences.remove(&old) else { return };
+        let new = pseudo_address(context, seqno);
+        if self.fences.contains_key(&new) {
+            self.close(new);
+        }
+        fence.seqno = u64::from(seqno);
+        fence.key = (context, seqno);
+        let serial = fence.serial;
+        self.fences.insert(new, fence);
+        // The old order entry goes stale (skipped); the fence keeps its age.
+        self.order.push_back((new, serial));
+        self.waits.forget(old);
+    }
+
+    /// Classic tracepoints only: the key of a fence inited as (context,
+    /// seqno). A context numbered at emit gets a provisional key per
+    /// seqno-0 fence, so fences waiting for their emit do not collide.
+    fn classic_key(&mut self, context: u32, seqno: u32) -> u64 {
+        if seqno == 0 && self.emitting.contains_key(&context) {
+            // Above any (context, seqno) a real context reaches (contexts
+            // are allocated from 1 upwards); unique by serial.
+            PROVISIONAL | self.next_serial
+        } else {
+            pseudo_address(context, seqno)
+        }
+    }
+
+    /// Classic tracepoints only: the fence a signal of (context, seqno)
+    /// names. A seqno-0 signal on a context numbered at emit is its oldest
+    /// fence not emitted yet (signalled without an emit).
+    fn classic_signal_key(&mut self, context: u32, seqno: u32) -> u64 {
+        let fences = &self.fences;
+        let q = self.emitting.get_mut(&context).filter(|_| seqno == 0);
+        q.and_then(|q| std::iter::from_fn(|| q.pop_front()).find(|a| fences.contains_key(a)))
+            .unwrap_or_else(|| pseudo_address(context, seqno))
     }
 
     fn group_id(&mut self, driver: &str, timeline: &str, stub: bool) -> GroupId {
@@ -355,12 +447,16 @@ impl Engine {
             creator: m.comm,
             armed_ns: None,
             handed: None,
+            published: false,
         };
         let (fences, groups) = (&self.fences, &self.groups);
-        self.arrays.born(m.tid, |member| {
+        let members = self.arrays.born(m.tid, |member| {
             let g = &groups[fences.get(&member)?.group?];
             Some((g.driver.clone(), g.timeline.clone()))
         });
+        if let Some(members) = members {
+            self.array_members.insert(addr, members);
+        }
         self.fences.insert(addr, fence);
         match group {
             Some(g) => self.file(addr, g),
@@ -479,6 +575,7 @@ impl Engine {
             self.unpaired += 1;
             return;
         };
+        fence.published = true;
         if fence.resv.is_some() {
             return;
         }
@@ -502,6 +599,13 @@ impl Engine {
         }
     }
 
+    /// Someone could wait on `addr` from now on.
+    fn publish(&mut self, addr: u64) {
+        if let Some(f) = self.fences.get_mut(&addr) {
+            f.published = true;
+        }
+    }
+
     fn is_array(&self, addr: u64) -> bool {
         self.fences
             .get(&addr)
@@ -520,9 +624,15 @@ impl Engine {
         let g = self.resolve(addr)?;
         let fence = self.fences.remove(&addr)?;
         self.waits.forget(addr);
+        self.array_members.remove(&addr);
         if fence.lifetime_ns.is_none() {
-            self.groups[g].destroyed_unsignalled += 1;
-            self.contract_on_destroy(&fence);
+            if fence.published {
+                self.groups[g].destroyed_unsignalled += 1;
+                self.contract_on_destroy(&fence);
+            } else {
+                // Nobody could have waited on it: no hang, whatever it was.
+                self.groups[g].dropped_unpublished += 1;
+            }
             self.trace_fence(&fence, self.last_ns);
         }
         Some(fence)
@@ -538,6 +648,7 @@ impl Engine {
                 self.resolve(addr);
                 let fence = self.fences.remove(&addr).expect("fence is tracked");
                 self.waits.forget(addr);
+                self.array_members.remove(&addr);
                 if fence.lifetime_ns.is_none() {
                     self.evicted += 1;
                 }

@@ -144,7 +144,13 @@ impl Engine {
             .iter()
             .zip(in_flight)
             .filter(|(g, (n, _))| {
-                !g.hidden && (g.fences + g.signalled + g.destroyed_unsignalled + *n > 0)
+                !g.hidden
+                    && (g.fences
+                        + g.signalled
+                        + g.destroyed_unsignalled
+                        + g.dropped_unpublished
+                        + *n
+                        > 0)
             })
             .map(|(g, (n, oldest))| GroupSummary {
                 driver: g.driver.clone(),
@@ -155,6 +161,7 @@ impl Engine {
                 in_flight: n,
                 oldest_in_flight_ns: oldest,
                 destroyed_unsignalled: g.destroyed_unsignalled,
+                dropped_unpublished: g.dropped_unpublished,
                 lifetime: g.lifetime.summary(),
                 resv_usage: g.resv_usage,
                 attach_to_signal: g.attach_to_signal.summary(),

@@ -160,6 +160,8 @@ fn signal_of_a_fence_born_before_the_session_is_counted_not_paired() {
 fn missing_signal_shows_as_in_flight_then_destroyed_unsignalled() {
     let mut s = Stream::new();
     s.init(0, 0xe0, 4, 1, VGEM).init(MS, 0xe8, 5, 1, VGEM).signal(2 * MS, 0xe8);
+    // On a buffer: someone could wait on it (an unpublished one is below).
+    s.push(MS, Body::ResvAdd { resv: 0x55, fence: 0xe0, usage: 1 });
     s.push(300 * MS, Body::FenceDestroy { fence: 0xf00 }); // someone else's fence
     let sum = s.run();
     let g = sum.group("vgem", "unbound").unwrap();
@@ -187,6 +189,7 @@ fn pointer_reuse_after_destroy_starts_a_new_fence() {
 fn pointer_reuse_without_destroy_closes_the_old_fence() {
     let mut s = Stream::new();
     s.init(0, 0x100, 4, 1, VGEM); // destroy lost
+    s.push(MS, Body::ResvAdd { resv: 0x55, fence: 0x100, usage: 1 });
     s.init(10 * MS, 0x100, 5, 1, VGEM).signal(15 * MS, 0x100);
     let g = s.run().group("vgem", "unbound").cloned().unwrap();
     assert_eq!((g.fences, g.signalled, g.destroyed_unsignalled, g.in_flight), (2, 1, 1, 0));
@@ -522,4 +525,170 @@ fn the_stage_log_keeps_the_first_fences_to_signal() {
         (Some(10_000), Some(MS), Some(11 * MS))
     );
     assert!(Engine::default().stage_log().is_empty());
+}
+
+/// A fence of `VGEM` at `addr` (context `ctx`), then whatever publishes
+/// it, then its destroy, unsignalled.
+fn dropped(s: &mut Stream, addr: u64, ctx: u64, publish: Option<Body>) {
+    s.init(ctx * MS, addr, ctx, 1, VGEM);
+    if let Some(body) = publish {
+        s.push(ctx * MS + 1_000, body);
+    }
+    s.destroy(ctx * MS + 2_000, addr);
+}
+
+#[test]
+fn a_fence_dropped_before_anyone_could_wait_on_it_is_counted_apart() {
+    let mut s = Stream::new();
+    for i in 0..1000 {
+        dropped(&mut s, 0x1_0000 + i * 64, 10 + i, None);
+    }
+    let sum = s.run();
+    let g = sum.group("vgem", "unbound").unwrap();
+    assert_eq!((g.fences, g.destroyed_unsignalled, g.dropped_unpublished), (1000, 0, 1000));
+    assert_eq!(sum.contract.never_signalled, 0);
+}
+
+#[test]
+fn a_fence_someone_could_wait_on_is_never_signalled_when_destroyed() {
+    let mut s = Stream::new();
+    let ways = [
+        Body::ResvAdd { resv: 0x55, fence: 0x10, usage: 1 },
+        Body::SyncFile { fence: 0x20, context: 2, seqno: 1 },
+        Body::AddCallback { fence: 0x30, func: 0xc0ffee },
+        Body::FenceWait { phase: Phase::Entry, fence: 0x40 },
+    ];
+    for (i, body) in ways.into_iter().enumerate() {
+        let i = i as u64 + 1;
+        dropped(&mut s, 0x10 * i, i, Some(body));
+    }
+    dropped(&mut s, 0x50, 5, None);
+    let sum = s.run();
+    let g = sum.group("vgem", "unbound").unwrap();
+    assert_eq!((g.fences, g.destroyed_unsignalled, g.dropped_unpublished), (5, 4, 1));
+    assert_eq!(sum.contract.never_signalled, 4);
+}
+
+#[test]
+fn a_member_of_an_exported_array_is_published() {
+    let mut s = Stream::new();
+    s.init(0, 0x10, 1, 1, VGEM).init(0, 0x20, 2, 1, VGEM);
+    let mut members = [0u64; 16];
+    members[..2].copy_from_slice(&[0x10, 0x20]);
+    s.push(MS, Body::ArrayCreate { count: 2, members });
+    s.init(MS, 0xa0, 3, 1, ("dma_fence_array", "unbound"));
+    // An array that nobody exports publishes nothing.
+    s.init(2 * MS, 0x30, 4, 1, VGEM);
+    let mut held = [0u64; 16];
+    held[0] = 0x30;
+    s.push(2 * MS, Body::ArrayCreate { count: 1, members: held });
+    s.init(2 * MS, 0xb0, 5, 1, ("dma_fence_array", "unbound"));
+    s.push(3 * MS, Body::SyncFile { fence: 0xa0, context: 3, seqno: 1 });
+    for addr in [0x10, 0x20, 0x30] {
+        s.destroy(4 * MS, addr);
+    }
+    let sum = s.run();
+    let g = sum.group("vgem", "unbound").unwrap();
+    assert_eq!((g.destroyed_unsignalled, g.dropped_unpublished), (2, 1));
+}
+
+#[test]
+fn totals_sum_what_the_text_report_sums() {
+    let mut s = Stream::new();
+    s.init(0, 0x10, 1, 1, VGEM).signal(MS, 0x10);
+    s.init(0, 0x20, 2, 1, VGEM); // still in flight
+    dropped(&mut s, 0x30, 3, None);
+    dropped(&mut s, 0x40, 4, Some(Body::ResvAdd { resv: 0x55, fence: 0x40, usage: 1 }));
+    s.init(5 * MS, 0x50, 0, 1, ("dma_fence", "stub")).signal(5 * MS, 0x50);
+    s.push(6 * MS, Body::FenceSignaled { fence: 0x60, context: 0, seqno: 0 });
+    let mut by_kind = [0; fencescope_schema::DROP_SLOTS as usize];
+    by_kind[1] = 3;
+    s.push(3_000 * MS, Body::Drops { by_kind });
+    let sum = s.run();
+    let t = sum.totals();
+    assert_eq!((t.fences, t.signalled, t.in_flight), (4, 1, 1));
+    assert_eq!((t.destroyed_unsignalled, t.dropped_unpublished), (1, 1));
+    // The one destroyed after it was on a buffer, and the one alive 3 s.
+    assert_eq!(t.never_signalled, 2);
+    assert_eq!((t.dropped_records, t.evicted, t.unnamed, t.signals_without_init), (3, 0, 0, 1));
+    assert_eq!((t.waits, t.zero_waits, t.stub_exports), (0, 0, 0));
+}
+
+/// Classic tracepoints only: `n` fences of context 7 inited with seqno 0
+/// (a names record is the init), numbered 1.. at emit when `emit`, each
+/// signalled 5 ms later with its emitted seqno, as the signal record has.
+fn numbered_at_emit(n: u32, emit: bool, batched: bool) -> Summary {
+    let mut e = Engine::default().with_names_as_inits(true);
+    let mut s = Stream::new();
+    let names = |seqno| Body::FenceNames {
+        context: 7,
+        seqno,
+        driver: Name::new("i915"),
+        timeline: Name::new("rcs0"),
+    };
+    let signal = |seqno| Body::FenceSignaled { fence: 0, context: 7, seqno: u64::from(seqno) };
+    let feed = |s: &mut Stream, e: &mut Engine| s.events.drain(..).for_each(|ev| e.feed(&ev));
+    for i in 1..=n {
+        let t = u64::from(i) * MS;
+        s.push(t, names(0));
+        feed(&mut s, &mut e);
+        if emit && !(batched && i > 1) {
+            e.fence_emitted(7, i);
+        }
+    }
+    if emit && batched {
+        (2..=n).for_each(|i| e.fence_emitted(7, i));
+    }
+    for i in 1..=n {
+        s.push(100 * MS + u64::from(i) * MS, signal(i));
+    }
+    feed(&mut s, &mut e);
+    e.summary()
+}
+
+#[test]
+fn classic_fences_numbered_at_emit_pair_once_the_emit_re_keys_them() {
+    // Without the emit each init lands on (7, 0), closing the one before,
+    // and no signal finds its fence.
+    let broken = numbered_at_emit(3, false, false);
+    let g = broken.group("i915", "rcs0").unwrap();
+    assert_eq!((g.fences, g.signalled, g.in_flight, g.dropped_unpublished), (3, 0, 1, 2));
+    assert_eq!(broken.signals_without_init, 3);
+    for batched in [false, true] {
+        let sum = numbered_at_emit(3, true, batched);
+        let g = sum.group("i915", "rcs0").unwrap();
+        assert_eq!((g.fences, g.signalled, g.in_flight), (3, 3, 0), "batched {batched}");
+        assert_eq!((g.destroyed_unsignalled, g.dropped_unpublished), (0, 0));
+        assert_eq!(sum.signals_without_init, 0);
+        // Each lived from its init to its signal: 100 ms.
+        assert!(g.lifetime.max_ns.abs_diff(100 * MS) < 100 * MS / 1000, "{g:?}");
+        assert!(g.lifetime.min_ns.abs_diff(100 * MS) < 100 * MS / 1000, "{g:?}");
+    }
+}
+
+#[test]
+fn fences_inited_with_seqno_zero_join_their_names_in_order_by_address() {
+    let mut s = Stream::new();
+    // Names after their inits, and names before theirs: FIFO on (7, 0).
+    for i in 0..4u64 {
+        s.init(i * MS, 0x100 + i * 64, 7, 0, ("i915", "rcs0"));
+    }
+    let names = Body::FenceNames {
+        context: 7,
+        seqno: 0,
+        driver: Name::new("i915"),
+        timeline: Name::new("rcs0"),
+    };
+    s.push(5 * MS, names);
+    s.push(5 * MS, Body::FenceInit { fence: 0x900, context: 7, seqno: 0 });
+    for i in 0..4u64 {
+        s.signal(10 * MS + i * MS, 0x100 + i * 64);
+    }
+    s.signal(20 * MS, 0x900);
+    let sum = s.run();
+    let g = sum.group("i915", "rcs0").unwrap();
+    assert_eq!((g.fences, g.signalled, g.in_flight), (5, 5, 0));
+    assert_eq!((sum.unnamed, sum.signals_without_init), (0, 0));
+    assert!(g.lifetime.min_ns.abs_diff(10 * MS) < 10 * MS / 1000, "{g:?}");
+    assert!(g.lifetime.max_ns.abs_diff(15 * MS) < 15 * MS / 1000, "{g:?}");
 }

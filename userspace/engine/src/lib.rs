@@ -22,8 +22,8 @@ pub use event::{Body, DecodeError, Event, Meta, Name, Phase};
 pub use filter::Filter;
 pub use stacks::Stacks;
 pub use summary::{
-    ArraySummary, ExportSummary, GroupSummary, InFlightFence, LatencySummary, Summary, Vb2Summary,
-    WaitSummary,
+    ArraySummary, ExportSummary, GroupSummary, InFlightFence, LatencySummary, Summary, Totals,
+    Vb2Summary, WaitSummary,
 };
 pub use trace::{FenceSpan, Trace, WaitSpan};
 pub use waits::Symbols;

@@ -1,8 +1,9 @@
 //! What the engine reports: plain data, serialisable, shared by every output.
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A latency distribution's figures, in nanoseconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LatencySummary {
     pub count: u64,
     pub min_ns: u64,
@@ -14,8 +15,12 @@ pub struct LatencySummary {
     pub max_ns: u64,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// Figures for one driver/timeline pair, as the kernel names them.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct GroupSummary {
     pub driver: String,
     pub timeline: String,
@@ -30,8 +35,15 @@ pub struct GroupSummary {
     pub in_flight: u64,
     /// Age of the oldest of those, nanoseconds.
     pub oldest_in_flight_ns: u64,
-    /// Destroyed without ever being signalled.
+    /// Destroyed without ever being signalled, after someone could wait on
+    /// them (see `dropped_unpublished`).
     pub destroyed_unsignalled: u64,
+    /// Destroyed unsignalled before anyone could wait on them: never added
+    /// to a reservation object, handed out in a sync_file (alone or in an
+    /// array), polled or waited on. A driver dropping a fence it made is
+    /// no hang. Omitted at zero, so reports without it read the same.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dropped_unpublished: u64,
     /// init → signalled.
     pub lifetime: LatencySummary,
     /// Fences added to a reservation object, by `enum dma_resv_usage`
@@ -44,7 +56,7 @@ pub struct GroupSummary {
 }
 
 /// Waits of one thread in one style.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct WaitSummary {
     pub process: String,
     pub thread: String,
@@ -61,7 +73,7 @@ pub struct WaitSummary {
 }
 
 /// EXPORT_SYNC_FILE calls of one thread, by what they handed out.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ExportSummary {
     pub process: String,
     pub thread: String,
@@ -73,7 +85,7 @@ pub struct ExportSummary {
 }
 
 /// A fence initialised and not signalled yet: what a hang looks like.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct InFlightFence {
     pub driver: String,
     pub timeline: String,
@@ -111,7 +123,7 @@ impl GroupSummary {
 }
 
 /// Fence arrays made while watched (exports of busy buffers make them).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ArraySummary {
     pub arrays: u64,
     /// Fences they hold, in all.
@@ -124,7 +136,7 @@ pub struct ArraySummary {
 
 /// videobuf2: `vb2_buffer_done` calls (kprobe) and whether a fence
 /// signalled inside them; buffers through their queues (tracepoints).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Vb2Summary {
     pub buffers_done: u64,
     /// Of those, how many signalled at least one fence inside the call.
@@ -143,7 +155,7 @@ pub struct Vb2Summary {
 }
 
 /// Everything the engine knows, at one moment.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Summary {
     /// Events fed to the engine.
     pub events: u64,
@@ -174,7 +186,60 @@ pub struct Summary {
     pub contract: crate::contract::ContractSummary,
 }
 
+/// The headline figures, summed once here so no output adds them up its
+/// own way: the text report's totals, for scripts reading JSON.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Totals {
+    /// Real (non-stub) fences initialised.
+    pub fences: u64,
+    /// Of those, signalled.
+    pub signalled: u64,
+    /// Of those, unsignalled when the figures were taken.
+    pub in_flight: u64,
+    /// Exports that handed out a stub, every thread's.
+    pub stub_exports: u64,
+    /// Asks that found their fence signalled, every thread and style.
+    pub zero_waits: u64,
+    /// Waits on an unsignalled fence, every thread and style.
+    pub waits: u64,
+    /// The contract's: alive past the threshold, or destroyed unsignalled
+    /// after someone could wait on them.
+    pub never_signalled: u64,
+    /// Destroyed unsignalled before anyone could wait on them, every group.
+    pub dropped_unpublished: u64,
+    /// Destroyed unsignalled after someone could wait on them, every group.
+    pub destroyed_unsignalled: u64,
+    /// Records the kernel side could not emit.
+    pub dropped_records: u64,
+    /// Fences forgotten because the tracking table was full.
+    pub evicted: u64,
+    /// Fences whose names never arrived.
+    pub unnamed: u64,
+    /// Signals of fences whose init was not seen.
+    pub signals_without_init: u64,
+}
+
 impl Summary {
+    /// The headline totals, as the text report sums them.
+    pub fn totals(&self) -> Totals {
+        let real = || self.groups.iter().filter(|g| !g.stub);
+        Totals {
+            fences: self.real_fences(),
+            signalled: real().map(|g| g.signalled).sum(),
+            in_flight: real().map(|g| g.in_flight).sum(),
+            stub_exports: self.stub_exports(),
+            zero_waits: self.waits.iter().map(|w| w.zero_waits).sum(),
+            waits: self.waits.iter().map(|w| w.waits).sum(),
+            never_signalled: self.contract.never_signalled,
+            dropped_unpublished: self.groups.iter().map(|g| g.dropped_unpublished).sum(),
+            destroyed_unsignalled: self.groups.iter().map(|g| g.destroyed_unsignalled).sum(),
+            dropped_records: self.dropped,
+            evicted: self.evicted,
+            unnamed: self.unnamed,
+            signals_without_init: self.signals_without_init,
+        }
+    }
+
     /// Real (non-stub) fences across all groups.
     pub fn real_fences(&self) -> u64 {
         self.groups.iter().filter(|g| !g.stub).map(|g| g.fences).sum()
