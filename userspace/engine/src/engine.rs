@@ -440,7 +440,7 @@ impl Engine {
             resv: None,
             vb2_done_ns: None,
             signal_ns: 0,
-            counted: self.filter.task(m.tgid, &m.comm),
+            counted: self.filter.task(m.tgid, &m.comm) && ts >= self.filter.since_ns,
             context,
             seqno,
             creator_tgid: m.tgid,
