@@ -136,6 +136,12 @@ fn truth(series: Series, arch: Arch, hide_btf: bool) -> (f64, f64, f64) {
     }
     let label =
         format!("{} {}{}", series.name(), arch.name(), if hide_btf { " no BTF" } else { "" });
+    // The kernel's own ftrace counted the same fences in the same boot.
+    let err = boot.file("raw.err").unwrap();
+    let verdict = err.find("verify:").map(|i| &err[i..]).unwrap_or("");
+    eprintln!("{label}: {verdict}");
+    assert!(verdict.starts_with("verify: checked by ftrace"), "{label}: {err}");
+    assert!(verdict.contains("vgem"), "{label}: ftrace's table names vgem: {verdict}");
     let raw = parse(&boot, "raw.json");
     let kprobe = parse(&boot, "second.json");
     let replay = parse(&boot, "replay.json");

@@ -35,8 +35,8 @@ pub fn truth_with(second_mode: &str, hide_btf: bool) -> Scenario {
     let script = format!(
         r#"{hide}fencescope probe >/tmp/probe.txt 2>&1
 {WARM_UP}
-fs_start raw /tmp/raw.json record --attach raw-tracepoint -o /tmp/raw.fsc --report json || exit 1
-fs_start second /tmp/second.json watch --attach {second_mode} --duration 30 --format json || exit 1
+fs_start raw /tmp/raw.json record --verify --attach raw-tracepoint -o /tmp/raw.fsc --report json || exit 1
+fs_start second /tmp/second.json watch --verify --attach {second_mode} --duration 30 --format json || exit 1
 {WARM_DONE}
 {workload} >/tmp/truth.json || exit 1
 sleep 0.5
@@ -86,7 +86,7 @@ pub fn top() -> Scenario {
     let script = format!(
         r#"{WARM_UP}
 ifconfig lo 127.0.0.1 up
-fs_start top /tmp/top.txt top --headless 100x30 --attach raw-tracepoint --interval 500 -o /tmp/top.fsc --serve 127.0.0.1:9464 || exit 1
+fs_start top /tmp/top.txt top --verify --headless 100x30 --attach raw-tracepoint --interval 500 -o /tmp/top.fsc --serve 127.0.0.1:9464 || exit 1
 {WARM_DONE}
 {workload} >/tmp/truth.json || exit 1
 sleep 1.5
@@ -105,10 +105,11 @@ for f in top.txt top.err report.json truth.json metrics.txt; do emit $f /tmp/$f;
 pub fn demo() -> Scenario {
     let mut s = String::from(WARM_UP);
     s.push_str("fencescope probe >/tmp/probe.txt 2>&1\nemit probe.txt /tmp/probe.txt\n");
-    s += "fs_start watch /tmp/report.txt watch || exit 1\n";
+    s += "fs_start watch /tmp/report.txt watch --verify || exit 1\n";
     s += WARM_DONE;
     s += &format!("{} >/tmp/truth.json || exit 1\n", workload_cmd());
     s += "sleep 0.5\nfs_stop watch || exit 1\n";
+    s += "sed -n '/^verify:/,$p' /tmp/watch.err >>/tmp/report.txt\n";
     s += "emit report.txt /tmp/report.txt\nemit truth.json /tmp/truth.json\n";
     Scenario::new("demo", "vgem", s, 600)
 }
@@ -127,13 +128,13 @@ pub fn smp() -> Scenario {
         r#"{WARM_UP}{WARM_DONE}fence-workload vgem-smp --producers 1 --fences 4 >/dev/null || exit 1
 i=0
 while [ $i -lt {SMP_RUNS} ]; do
-    fs_start smp-$i /tmp/smp-$i.json record -o /tmp/smp-$i.fsc --report json || exit 1
+    fs_start smp-$i /tmp/smp-$i.json record --verify -o /tmp/smp-$i.fsc --report json || exit 1
     fence-workload vgem-smp --producers {SMP_PRODUCERS} --fences {SMP_FENCES} --producer-cpu 0 --signal-cpu 2 --waiter-cpu 3 >/tmp/truth-$i.json || exit 1
     sleep 0.5
     fs_stop smp-$i || exit 1
     emit smp-$i.json /tmp/smp-$i.json
     emit truth-$i.json /tmp/truth-$i.json
-    grep -h -e recorded -e dropped /tmp/smp-$i.err
+    grep -h -e recorded -e dropped -e verify: /tmp/smp-$i.err
     i=$((i + 1))
 done
 "#

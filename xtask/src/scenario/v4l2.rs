@@ -12,7 +12,7 @@ pub fn vivid() -> Scenario {
     let script = format!(
         r#"fs_start warm /dev/null watch || exit 1
 fence-workload v4l2 --frames 4 --buffers {VIVID_BUFFERS} >/dev/null || exit 1
-fs_start vivid /tmp/vivid.json record -o /tmp/vivid.fsc --report json || exit 1
+fs_start vivid /tmp/vivid.json record --verify -o /tmp/vivid.fsc --report json || exit 1
 {WARM_DONE}
 fence-workload v4l2 --frames {VIVID_FRAMES} --buffers {VIVID_BUFFERS} >/tmp/truth.json || exit 1
 sleep 0.5
@@ -45,7 +45,7 @@ fence-workload m2m --frames 2 >/dev/null || exit 1
 {WARM_DONE}
 run() {{ # NAME MODE WORKLOAD-ARGS...
     name=$1; echo $2 > $P/mode; shift 2
-    fs_start $name /dev/null record -o /tmp/$name.fsc || exit 1
+    fs_start $name /dev/null record --verify -o /tmp/$name.fsc || exit 1
     fence-workload m2m "$@" >/tmp/$name.json || exit 1
     [ -n "$LINGER" ] && sleep $LINGER
     fs_stop $name || exit 1

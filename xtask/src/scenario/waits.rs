@@ -36,7 +36,7 @@ for m in {modes}; do
 done
 for m in {modes}; do until grep -q -e watching -e error: /tmp/warm-$m.err; do sleep 0.1; done; done
 {warm_workload}
-fencescope record --attach auto -o /tmp/auto.fsc --report json >/tmp/auto.json 2>/tmp/auto.err &
+fencescope record --verify --attach auto -o /tmp/auto.fsc --report json >/tmp/auto.json 2>/tmp/auto.err &
 echo $! >/tmp/auto.pid
 P=""
 for m in {modes}; do
@@ -74,7 +74,7 @@ pub fn arrays() -> Scenario {
     let script = format!(
         r#"fs_start warm /dev/null watch || exit 1
 fence-workload vgem-arrays --arrays 2 >/dev/null || exit 1
-fs_start arrays /tmp/arrays.json record -o /tmp/arrays.fsc --report json || exit 1
+fs_start arrays /tmp/arrays.json record --verify -o /tmp/arrays.fsc --report json || exit 1
 {WARM_DONE}
 fence-workload vgem-arrays --arrays {ARRAYS} --members {ARRAY_MEMBERS} >/tmp/truth.json || exit 1
 sleep 0.5
@@ -99,7 +99,7 @@ pub fn compare() -> Scenario {
         r#"fs_start warm /dev/null watch || exit 1
 fence-workload vgem --fences 5:4 --stub-exports 4 >/dev/null || exit 1
 for side in before after; do
-    fs_start $side /dev/null record -o /tmp/$side.fsc || exit 1
+    fs_start $side /dev/null record --verify -o /tmp/$side.fsc || exit 1
     if [ $side = before ]; then
         fence-workload vgem --fences 5:0 --stub-exports {n} --waiter-comm {WAITER} >/dev/null || exit 1
     else
