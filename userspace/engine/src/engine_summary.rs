@@ -172,7 +172,7 @@ impl Engine {
         let (waits, exports) = self.waits.summary();
         let mut vb2 = self.vb2;
         self.vb2_bufs.fill(&mut vb2);
-        Summary {
+        let mut s = Summary {
             events: self.events,
             span_ns: self.first_ns.map_or(0, |f| self.last_ns - f),
             groups: out,
@@ -196,6 +196,9 @@ impl Engine {
             arrays: self.arrays.summary(),
             unpaired: self.unpaired + self.waits.dropped_open(),
             contract: self.contract(),
-        }
+            totals: Default::default(),
+        };
+        s.totals = s.totals();
+        s
     }
 }

@@ -184,6 +184,9 @@ pub struct Summary {
     /// The arming contract: armed, handed out unarmed, never signalled.
     #[serde(default)]
     pub contract: crate::contract::ContractSummary,
+    /// The headline totals of everything above, summed once (see [`Totals`]).
+    #[serde(default)]
+    pub totals: Totals,
 }
 
 /// The headline figures, summed once here so no output adds them up its

@@ -13,7 +13,7 @@ fn sample() -> Summary {
         p999_ns: max,
         max_ns: max,
     };
-    Summary {
+    let mut s = Summary {
         events: 1650,
         span_ns: 10_420_000_000,
         groups: vec![
@@ -125,7 +125,10 @@ fn sample() -> Summary {
             unattached_worst: vec![],
             unfenced_queues: vec![("0xffff888004d2c000".into(), 4, 4)],
         },
-    }
+        totals: Default::default(),
+    };
+    s.totals = s.totals();
+    s
 }
 
 #[test]
