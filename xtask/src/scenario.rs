@@ -76,6 +76,8 @@ wait_for() {
 }
 ( . /scenario.sh )
 rc=$?
+# The kernel log, for the lockdep gate of the source-built kernel.
+[ -e /send-dmesg ] && { dmesg >/tmp/dmesg.txt; emit dmesg.txt /tmp/dmesg.txt; }
 echo "@@fencescope:exit $rc"
 poweroff -f
 "#;
@@ -125,6 +127,10 @@ pub fn run(scenario: &Scenario, kernel: &Kernel, bins: &GuestBins) -> Result<Boo
         }
     }
     fs.file("modules/order", 0o644, order.into_bytes());
+    let gated = kernel.series == crate::kernels::Series::V6_12Src;
+    if gated {
+        fs.file(crate::lockdep::DMESG_FLAG, 0o644, Vec::new());
+    }
     for (root, dir) in &scenario.extra {
         // Libraries and programs; documentation and locales stay out.
         fs.tree(root, dir, &|rel| !rel.contains("/share/"))?;
@@ -135,7 +141,7 @@ pub fn run(scenario: &Scenario, kernel: &Kernel, bins: &GuestBins) -> Result<Boo
         }
     }
     fs.write(&initrd)?;
-    qemu::boot(
+    let boot = qemu::boot(
         kernel.arch,
         &kernel.image,
         &initrd,
@@ -143,7 +149,11 @@ pub fn run(scenario: &Scenario, kernel: &Kernel, bins: &GuestBins) -> Result<Boo
         scenario.cpus,
         scenario.memory_mb,
         scenario.timeout,
-    )
+    )?;
+    if gated {
+        crate::lockdep::gate(&boot)?;
+    }
+    Ok(boot)
 }
 
 fn module_name(ko: &Path) -> String {
