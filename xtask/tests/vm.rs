@@ -585,3 +585,5 @@ fn top_on_6_12_x86_64() {
 // The kernel fixture's tests, in a file of their own.
 #[path = "vm/fixture.rs"]
 mod fixture;
+#[path = "vm/upstream.rs"]
+mod upstream;
