@@ -5,7 +5,8 @@
 #
 # - the pinned Rust toolchain (rustup does not auto-install here), with
 #   rust-src for -Z build-std and the musl targets for static binaries;
-# - the Debian packages the test VM needs (QEMU, busybox, kmod, cpio, xz);
+# - the Debian packages the test VM needs (QEMU, busybox, kmod, cpio, xz)
+#   and the kernel build's (pahole, bc, flex, bison, libelf, OpenSSL);
 # - bpf-linker, built against the toolchain's own libLLVM, in the cache.
 #
 # Kernel packages for the VM are fetched later, on demand, by `cargo xtask`.
@@ -51,10 +52,12 @@ apt_archive() {
 }
 
 # The test VM's; make, gcc and the arm64 cross gcc for the kernel fixtures;
-# tmux for `top` in a real terminal; Prometheus (and promtool) for the
-# metrics endpoint's test.
+# pahole (dwarves), bc, flex, bison and the libelf and OpenSSL headers for
+# the test kernel built from source (`cargo xtask kernel build`); tmux for
+# `top` in a real terminal; Prometheus (and promtool) for the metrics
+# endpoint's test.
 VM_PACKAGES=(qemu-system-x86 qemu-system-arm busybox-static kmod cpio xz-utils make gcc
-    gcc-aarch64-linux-gnu tmux prometheus)
+    gcc-aarch64-linux-gnu dwarves bc flex bison libelf-dev libssl-dev tmux prometheus)
 
 setup_packages() {
     local missing=() p

@@ -1,5 +1,7 @@
-//! A decoder-like client of the fencefix test device (fixtures/fencefix):
-//! it streams OUTPUT → CAPTURE one job at a time and hands each CAPTURE
+//! A decoder-like client of the fencefix test device (fixtures/fencefix),
+//! or with `--driver vim2m` of an upstream single-node mem2mem device (both
+//! queues on one video node, its default formats, its `mode` parameter from
+//! kernel/patches): it streams OUTPUT → CAPTURE one job at a time and hands each CAPTURE
 //! buffer (an EXPBUF dma-buf) to a compositor-like process that waits as
 //! KWin does — poll the dma-buf with no timeout; if busy, export a sync
 //! file and wait for it.
@@ -39,9 +41,12 @@ use crate::waiter::spawn_waiter;
 
 const BUF_TYPE_VIDEO_OUTPUT: u32 = 2;
 const CAP_VIDEO_OUTPUT: u32 = 0x2;
+const CAP_VIDEO_M2M: u32 = 0x8000;
 
 #[derive(Clone, Debug)]
 pub struct Plan {
+    /// fencefix (two nodes), or a single-node m2m driver (vim2m).
+    pub driver: String,
     pub frames: u32,
     pub buffers: u32,
     pub starve: Duration,
@@ -61,7 +66,9 @@ pub struct Plan {
 
 #[derive(Serialize)]
 pub struct Truth {
-    /// fencefix's mode and job time, as its parameters say.
+    /// The device's driver.
+    pub driver: String,
+    /// Its mode and job time, as its parameters say.
     pub mode: String,
     pub job_ms: f64,
     pub frames: u32,
@@ -82,8 +89,8 @@ pub struct Truth {
     pub realtime: Result<(), String>,
 }
 
-fn param(name: &str) -> String {
-    std::fs::read_to_string(format!("/sys/module/fencefix/parameters/{name}"))
+fn param(driver: &str, name: &str) -> String {
+    std::fs::read_to_string(format!("/sys/module/{driver}/parameters/{name}"))
         .unwrap_or_default()
         .trim()
         .to_string()
@@ -145,9 +152,20 @@ fn waiter(
 
 pub fn run(plan: &Plan) -> Result<Truth> {
     clock::tighten_timer_slack();
-    let (out, _) = find_device("fencefix", CAP_VIDEO_OUTPUT)
-        .context("the fencefix fixture (fixtures/fencefix) is not loaded")?;
-    let (cap, _) = find_device("fencefix", crate::v4l2::CAP_VIDEO_CAPTURE)?;
+    let (out, cap) = if plan.driver == "fencefix" {
+        let (out, _) = find_device("fencefix", CAP_VIDEO_OUTPUT)
+            .context("the fencefix fixture (fixtures/fencefix) is not loaded")?;
+        (out, find_device("fencefix", crate::v4l2::CAP_VIDEO_CAPTURE)?.0)
+    } else {
+        // One node, both queues.
+        let (node, _) = find_device(&plan.driver, CAP_VIDEO_M2M)?;
+        (node.try_clone()?, node)
+    };
+    // The job time: fencefix's job_ms, vim2m's default_transtime.
+    let job_ms = [param(&plan.driver, "job_ms"), param(&plan.driver, "default_transtime")]
+        .iter()
+        .find_map(|v| v.parse().ok())
+        .unwrap_or(0.0);
     let n = setup(&cap, BUF_TYPE_VIDEO_CAPTURE, plan.buffers)?;
     setup(&out, BUF_TYPE_VIDEO_OUTPUT, plan.buffers)?;
     let mut bufs = Vec::new();
@@ -174,8 +192,9 @@ pub fn run(plan: &Plan) -> Result<Truth> {
         waiter(bufs, tokens, acks, limit, export_first)
     })?;
     let mut truth = Truth {
-        mode: param("mode"),
-        job_ms: param("job_ms").parse().unwrap_or(0.0),
+        driver: plan.driver.clone(),
+        mode: param(&plan.driver, "mode"),
+        job_ms,
         frames: plan.frames,
         starve_ms: plan.starve.as_secs_f64() * 1e3,
         hand_after_ms: plan.hand_after.as_secs_f64() * 1e3,

@@ -65,6 +65,10 @@ enum Cmd {
     /// Decoder-like jobs on the fencefix test device, each CAPTURE buffer
     /// handed to a KWin-like waiter (see m2m.rs for when).
     M2m {
+        /// fencefix (its two video nodes) or a single-node mem2mem driver
+        /// such as vim2m.
+        #[arg(long, default_value = "fencefix")]
+        driver: String,
         #[arg(long, default_value_t = 20)]
         frames: u32,
         #[arg(long, default_value_t = 4)]
@@ -170,6 +174,7 @@ fn main() {
             vgem::arrays(arrays, members).and_then(|t| Ok(serde_json::to_string(&t)?))
         }
         Cmd::M2m {
+            driver,
             frames,
             buffers,
             starve_ms,
@@ -181,6 +186,7 @@ fn main() {
             foreign_ms,
             export_only,
         } => m2m::run(&m2m::Plan {
+            driver,
             export_only,
             foreign: foreign_ms.map(|ms| Duration::from_secs_f64(ms / 1e3)),
             export_first: match style.as_str() {

@@ -6,9 +6,12 @@ pub mod cache;
 pub mod dist;
 pub mod fixtures;
 pub mod initramfs;
+pub mod kbuild;
 pub mod kernels;
+pub mod lockdep;
 pub mod qemu;
 pub mod scenario;
+pub mod upstream;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

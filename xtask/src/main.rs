@@ -67,8 +67,23 @@ enum Cmd {
         #[arg(long, default_value_t = 10_000_000)]
         events: u64,
     },
+    /// The test kernel built from source (`--kernel 6.12-src`): `kernel build`.
+    Kernel {
+        #[command(subcommand)]
+        cmd: KernelCmd,
+    },
     /// Fetch and unpack the VM kernels (done on demand otherwise).
     Kernels {
+        #[arg(long, value_enum, default_value = "x86_64")]
+        arch: Arch,
+    },
+}
+
+#[derive(Subcommand)]
+enum KernelCmd {
+    /// Build it unless the cache has it (Debian's linux-source-6.12,
+    /// kernel/patches, kernel/fencescope.config).
+    Build {
         #[arg(long, value_enum, default_value = "x86_64")]
         arch: Arch,
     },
@@ -104,6 +119,21 @@ fn dispatch() -> Result<()> {
             Ok(())
         }
         Cmd::BenchReport { events } => xtask::bench_report::bench_report(events),
+        Cmd::Kernel { cmd: KernelCmd::Build { arch } } => {
+            let b = xtask::kbuild::build(arch)?;
+            let size = std::fs::metadata(&b.image)?.len();
+            println!(
+                "{} ({:.1} MB, linux-source {}): {}",
+                b.image.display(),
+                size as f64 / 1e6,
+                b.version,
+                match b.built_in {
+                    Some(s) => format!("built in {s} s"),
+                    None => "cached".to_string(),
+                }
+            );
+            Ok(())
+        }
         Cmd::Kernels { arch } => {
             for s in [Series::V6_12, Series::V6_1, Series::V7_2] {
                 let k = kernels::fetch(s, arch)?;

@@ -612,3 +612,5 @@ fn smp_runs_on_6_12_x86_64() {
 
 #[path = "vm/fixture.rs"]
 mod fixture;
+#[path = "vm/upstream.rs"]
+mod upstream;

@@ -25,12 +25,16 @@ fn a_summary_validates_against_the_generated_schema() {
 #[test]
 fn the_checked_in_schema_is_current() {
     let schema = serde_json::to_string_pretty(&schemars::schema_for!(Summary)).unwrap() + "\n";
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/report.schema.json");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/report.schema.json");
     if std::env::var_os("FENCESCOPE_WRITE_SCHEMA").is_some() {
         std::fs::write(&path, &schema).unwrap();
     }
     let kept = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(kept == schema, "docs/report.schema.json is stale: regenerate it (see this test's doc)");
+    assert!(
+        kept == schema,
+        "docs/report.schema.json is stale: regenerate it (see this test's doc)"
+    );
 }
 
 #[test]

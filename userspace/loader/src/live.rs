@@ -271,10 +271,12 @@ pub fn attach_plan(ebpf: &mut Ebpf, view: &KernelView, mode: Mode) -> Result<Att
 /// The program every arm hook attaches (a kprobe), whatever its symbol.
 pub const ARM_PROGRAM: &str = "arm_kprobe";
 
-/// Arm hooks tried when none is given: the fixture's, and the device_run
-/// of the drivers the series changes.
-pub const DEFAULT_ARM_HOOKS: [&str; 3] =
-    ["fencefix_arm", "hantro_vpu:device_run", "rockchip_rga:device_run"];
+/// Arm hooks tried when none is given: the fixture's, the device_run of
+/// the drivers the series changes, and the arm point of our own series
+/// (kernel/patches), which vim2m and vicodec call with the fence from their
+/// device_run (built in, their device_run symbols are ambiguous).
+pub const DEFAULT_ARM_HOOKS: [&str; 4] =
+    ["fencefix_arm", "hantro_vpu:device_run", "rockchip_rga:device_run", "vb2_release_fence_arm"];
 
 /// Attaches the arm kprobe to each hook. A hook the user named must attach;
 /// a default one that is absent is skipped (its driver is not loaded).

@@ -106,6 +106,12 @@ pub const SCENARIOS: &[Entry] = &[
         make: m2m,
     },
     Entry {
+        name: "vim2m",
+        about: "the series' patches on upstream vim2m, each mode, lockdep on (kernel 6.12-src)",
+        fixture: None,
+        make: crate::upstream::vim2m,
+    },
+    Entry {
         name: "bench",
         about: "the cost of watching: fence rates with and without tracers",
         fixture: None,
@@ -236,6 +242,8 @@ fs_wait() {
 fs_stop() { kill -INT $(cat /tmp/$1.pid); fs_wait $1; }
 ( . /scenario.sh )
 rc=$?
+# The kernel log, for the lockdep gate of the source-built kernel.
+[ -e /send-dmesg ] && { dmesg >/tmp/dmesg.txt; emit dmesg.txt /tmp/dmesg.txt; }
 echo "@@fencescope:exit $rc"
 poweroff -f
 "#;
@@ -294,8 +302,12 @@ pub fn run(scenario: &Scenario, kernel: &Kernel, bins: &GuestBins) -> Result<Boo
             fs.symlink(link, target);
         }
     }
+    let gated = kernel.series == crate::kernels::Series::V6_12Src;
+    if gated {
+        fs.file(crate::lockdep::DMESG_FLAG, 0o644, Vec::new());
+    }
     fs.write(&initrd)?;
-    qemu::boot(
+    let boot = qemu::boot(
         kernel.arch,
         &kernel.image,
         &initrd,
@@ -303,7 +315,11 @@ pub fn run(scenario: &Scenario, kernel: &Kernel, bins: &GuestBins) -> Result<Boo
         scenario.cpus,
         scenario.memory_mb,
         scenario.timeout,
-    )
+    )?;
+    if gated {
+        crate::lockdep::gate(&boot)?;
+    }
+    Ok(boot)
 }
 
 fn module_name(ko: &Path) -> String {
