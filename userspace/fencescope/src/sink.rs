@@ -127,6 +127,36 @@ pub(crate) struct CaptureFile {
 }
 
 impl CaptureFile {
+    /// Fails, before anything attaches, where `path` could not be written:
+    /// a user finds out at once, not after every probe loaded.
+    pub(crate) fn check(path: &Path) -> Result<()> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        if !dir.is_dir() {
+            anyhow::bail!(
+                "{}: directory {} does not exist: create it, or give -o a path in an existing one",
+                path.display(),
+                dir.display()
+            );
+        }
+        if path.is_dir() {
+            anyhow::bail!("{} is a directory: give -o a file name", path.display());
+        }
+        let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())?;
+        // SAFETY: access() reads a NUL-terminated path.
+        if unsafe { libc::access(c.as_ptr(), libc::W_OK) } != 0 {
+            anyhow::bail!(
+                "{}: cannot write in {}: {}",
+                path.display(),
+                dir.display(),
+                std::io::Error::last_os_error()
+            );
+        }
+        Ok(())
+    }
+
     pub(crate) fn create(path: &Path, session: &Session) -> Result<CaptureFile> {
         let writer = Writer::create(path, &info(session)?)
             .with_context(|| format!("cannot write {}", path.display()))?;

@@ -9,6 +9,7 @@ use crate::source::{self, Source};
 use crate::verify::{self, Verify};
 
 pub(crate) fn run(a: &RecordArgs, use_btf: bool) -> Result<i32> {
+    CaptureFile::check(&a.output)?;
     let session = source::open(&a.live, use_btf)?;
     let capture = CaptureFile::create(&a.output, &session)?;
     let verify = Verify::start(&a.live)?;

@@ -170,6 +170,9 @@ impl View for Ui {
 
 fn live(a: &TopArgs, use_btf: bool) -> Result<i32> {
     let (metrics, listener) = Metrics::from_args(&a.metrics)?.unzip();
+    if let Some(path) = &a.output {
+        CaptureFile::check(path)?;
+    }
     let session = source::open(&a.live, use_btf)?;
     let capture = match &a.output {
         Some(path) => Some(CaptureFile::create(path, &session)?),
