@@ -20,8 +20,10 @@ pub(crate) enum Source {
     Live(Box<Session>),
     /// A capture's events at their recorded pace (times `speed`), on a
     /// clock that stops while the view is paused; with `to_end` it ends
-    /// once every event is fed.
-    Paced { events: Vec<Event>, speed: f64, to_end: bool },
+    /// once every event is fed. The events arrive through a bounded
+    /// channel from a thread reading the capture chunk by chunk, so a
+    /// capture of any size replays in bounded memory.
+    Paced { events: std::sync::mpsc::Receiver<Event>, speed: f64, to_end: bool },
     /// Nothing more to feed (the engine has it all): serve until stopped.
     Idle,
 }
@@ -42,7 +44,7 @@ impl Source {
             match self {
                 Source::Live(session) => session.stream(stop(duration), fan).await,
                 Source::Paced { events, speed, to_end } => {
-                    paced(&events, speed, to_end, stop(duration), fan).await
+                    paced(events, speed, to_end, stop(duration), fan).await
                 }
                 Source::Idle => {
                     stop(duration).await;
@@ -54,17 +56,18 @@ impl Source {
 }
 
 async fn paced<V: View>(
-    events: &[Event],
+    events: std::sync::mpsc::Receiver<Event>,
     speed: f64,
     to_end: bool,
     stop: impl std::future::Future<Output = ()>,
     fan: &mut Fanout<V>,
 ) -> Result<()> {
-    let first = events.first().map_or(0, |e| e.meta.ts_ns);
-    let last = events.last().map_or(0, |e| e.meta.ts_ns);
+    let mut pending = events.recv().ok();
+    let first = pending.as_ref().map_or(0, |e| e.meta.ts_ns);
+    let mut last = first;
     tokio::pin!(stop);
     let mut tick = tokio::time::interval(Duration::from_millis(50));
-    let (mut clock, mut at, mut next) = (first as f64, Instant::now(), 0usize);
+    let (mut clock, mut at) = (first as f64, Instant::now());
     loop {
         tokio::select! {
             _ = &mut stop => return Ok(()),
@@ -74,19 +77,35 @@ async fn paced<V: View>(
                 if !fan.view.paused() {
                     clock += elapsed * speed;
                 }
-                while next < events.len() && (events[next].meta.ts_ns as f64) <= clock {
-                    fan.engine.feed(&events[next]);
-                    next += 1;
+                while let Some(ev) = pending.take_if(|e| (e.meta.ts_ns as f64) <= clock) {
+                    fan.engine.feed(&ev);
+                    last = ev.meta.ts_ns;
+                    pending = events.recv().ok();
                 }
-                if fan.tick_at((clock as u64).min(last))? == Flow::Stop {
+                // Past the capture's end the clock stops at its last event.
+                let now = if pending.is_none() { (clock as u64).min(last) } else { clock as u64 };
+                if fan.tick_at(now)? == Flow::Stop {
                     return Ok(());
                 }
-                if to_end && next == events.len() {
+                if to_end && pending.is_none() {
                     return Ok(());
                 }
             }
         }
     }
+}
+
+/// Decodes `cap` in a thread into a bounded channel, for [`Source::Paced`]:
+/// only the channel's events and one chunk are in memory at a time.
+pub(crate) fn stream_events(cap: capture::Capture) -> std::sync::mpsc::Receiver<Event> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1 << 16);
+    std::thread::spawn(move || {
+        decode_each(&cap, "showing", |ev| {
+            // The receiver is gone when the screen quit first: stop quietly.
+            let _ = tx.send(ev);
+        })
+    });
+    rx
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -205,16 +205,24 @@ fn live(a: &TopArgs, use_btf: bool) -> Result<i32> {
 fn replay(a: &TopArgs, path: &Path) -> Result<i32> {
     let (metrics, listener) = Metrics::from_args(&a.metrics)?.unzip();
     let (cap, setup) = source::open_capture(path)?;
-    let mut events = Vec::new();
-    let cut = source::decode_each(&cap, "showing", |ev| events.push(ev));
+    // A first pass (one chunk at a time, nothing kept) tells whether the
+    // capture was cut short and where it starts, for the title.
+    let (mut first, mut records) = (None, 0u64);
+    let outcome = cap.for_each(|rec| {
+        records += 1;
+        if first.is_none() {
+            first = fencescope_engine::Event::decode(rec).ok().map(|e| e.meta.ts_ns);
+        }
+    });
     let mut title = format!("replay {} ×{}", cap.name(), a.speed);
-    if cut {
+    if outcome.stopped.is_some() {
         title += " (cut short)";
     }
-    let first = events.first().map_or(0, |e| e.meta.ts_ns);
+    let first = first.unwrap_or(0);
     let engine = setup.engine(a.live.filter.filter());
     let mut fan = Fanout::new(engine).with_view(Some(Ui::new(a, title)?));
     fan.metrics = metrics;
+    let events = source::stream_events(cap);
     let paced = Source::Paced { events, speed: a.speed, to_end: a.headless.is_some() };
     let done = paced.run(a.live.duration, &mut fan, listener);
     let now_ns = fan.engine.seen_until_ns().max(first);
