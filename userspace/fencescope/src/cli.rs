@@ -139,8 +139,9 @@ pub struct LiveArgs {
     /// (a driver's device_run; `module:function` where several modules
     /// have one). Repeatable. When its first argument is a fence, that
     /// fence is armed; else the oldest unarmed videobuf2 fence. Default:
-    /// whichever of fencefix_arm, hantro_vpu:device_run and
-    /// rockchip_rga:device_run exist.
+    /// whichever of fencefix_arm, hantro_vpu:device_run,
+    /// rockchip_rga:device_run and vb2_release_fence_arm (the test kernel's
+    /// series, which vim2m and vicodec call) exist.
     #[arg(long, value_name = "SYMBOL")]
     pub arm_hook: Vec<String>,
     /// Also have the kernel's own ftrace (the dma_fence events, in a private
