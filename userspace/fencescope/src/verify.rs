@@ -17,8 +17,9 @@ pub(crate) struct Verify {
 pub(crate) const MISMATCH_EXIT: i32 = 3;
 
 impl Verify {
-    /// Starts ftrace witnessing, once fencescope's own hooks are attached;
-    /// `None` when `--verify` was not asked for.
+    /// Starts ftrace witnessing, before fencescope's own hooks attach;
+    /// `None` when `--verify` was not asked for. [`Verify::attached`] then
+    /// opens the window both count in.
     pub(crate) fn start(a: &LiveArgs) -> Result<Option<Verify>> {
         if !a.verify {
             return Ok(None);
@@ -29,11 +30,19 @@ impl Verify {
                  drop -p/--comm (--driver is fine)"
             );
         }
-        let since_ns = kernel::monotonic_ns();
         let witness = kernel::tracefs()
             .map_err(|e| format!("{e:#}"))
-            .and_then(|t| Witness::start(&t, since_ns).map_err(|e| e.to_string()));
-        Ok(Some(Verify { witness, since_ns }))
+            .and_then(|t| Witness::start(&t, u64::MAX).map_err(|e| e.to_string()));
+        Ok(Some(Verify { witness, since_ns: u64::MAX }))
+    }
+
+    /// fencescope's hooks are attached: both witnesses count fences born
+    /// from now on.
+    pub(crate) fn attached(&mut self) {
+        self.since_ns = kernel::monotonic_ns();
+        if let Ok(w) = &self.witness {
+            w.set_since(self.since_ns);
+        }
     }
 
     /// The engine's filter, counting only fences ftrace saw born too.

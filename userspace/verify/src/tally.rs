@@ -90,7 +90,7 @@ pub struct Witnessed {
 /// Pairs lines as they are read; [`Tally::finish`] closes the window.
 #[derive(Debug)]
 pub struct Tally {
-    since_ns: u64,
+    since_ns: std::sync::Arc<std::sync::atomic::AtomicU64>,
     drivers: Vec<DriverCount>,
     ids: FxHashMap<String, DriverId>,
     alive: FxHashMap<(u64, u64), VecDeque<Alive>>,
@@ -105,6 +105,13 @@ impl Tally {
     /// Counts fences born at or after `since_ns` (trace clock); earlier
     /// ones are still paired, so their signals are not taken for others'.
     pub fn new(since_ns: u64) -> Self {
+        Self::with_since(std::sync::Arc::new(std::sync::atomic::AtomicU64::new(since_ns)))
+    }
+
+    /// As [`Tally::new`], with the window's start shared: it may be set
+    /// after the tally started (once the other witness is attached), as
+    /// long as it is set before [`HOLD_NS`] have passed.
+    pub fn with_since(since_ns: std::sync::Arc<std::sync::atomic::AtomicU64>) -> Self {
         Tally {
             since_ns,
             drivers: Vec::new(),
@@ -181,17 +188,22 @@ impl Tally {
         a
     }
 
+    fn since(&self) -> u64 {
+        self.since_ns.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     fn finished(&mut self, f: Finished) {
-        if f.init_ns >= self.since_ns {
-            self.recent.push_back(f);
-        }
+        self.recent.push_back(f);
     }
 
     fn fold_old(&mut self) {
         let horizon = self.latest_ns.saturating_sub(HOLD_NS);
+        let since = self.since();
         while self.recent.front().is_some_and(|f| f.end_ns < horizon) {
             let f = self.recent.pop_front().expect("checked");
-            self.drivers[f.driver as usize].fold(&f, u64::MAX);
+            if f.init_ns >= since {
+                self.drivers[f.driver as usize].fold(&f, u64::MAX);
+            }
         }
     }
 
@@ -203,13 +215,14 @@ impl Tally {
     /// The window ends at `until_ns`: fences born later are left out, and
     /// signals after it do not count.
     pub fn finish(mut self, until_ns: u64) -> Witnessed {
+        let since = self.since();
         for f in std::mem::take(&mut self.recent) {
-            if f.init_ns <= until_ns {
+            if f.init_ns >= since && f.init_ns <= until_ns {
                 self.drivers[f.driver as usize].fold(&f, until_ns);
             }
         }
         for a in self.alive.values().flatten() {
-            if a.init_ns >= self.since_ns && a.init_ns <= until_ns {
+            if a.init_ns >= since && a.init_ns <= until_ns {
                 self.drivers[a.driver as usize].fences += 1;
             }
         }

@@ -37,6 +37,7 @@ pub enum Unavailable {
 #[derive(Debug)]
 pub struct Witness {
     dir: PathBuf,
+    since_ns: Arc<std::sync::atomic::AtomicU64>,
     stop: Arc<AtomicBool>,
     reader: Option<JoinHandle<std::io::Result<Tally>>>,
     enabled: Vec<Kind>,
@@ -59,8 +60,10 @@ impl Witness {
         // Left by an earlier run of this pid that was killed: start clean.
         let _ = fs::remove_dir(&dir);
         fs::create_dir(&dir).map_err(fail)?;
+        let since = Arc::new(std::sync::atomic::AtomicU64::new(since_ns));
         let mut w = Witness {
             dir: dir.clone(),
+            since_ns: since.clone(),
             stop: Arc::new(AtomicBool::new(false)),
             reader: None,
             enabled: Vec::new(),
@@ -73,7 +76,8 @@ impl Witness {
             .open(dir.join("trace_pipe"))
             .map_err(fail)?;
         let stop = w.stop.clone();
-        w.reader = Some(std::thread::spawn(move || read_pipe(pipe, &stop, Tally::new(since_ns))));
+        w.reader =
+            Some(std::thread::spawn(move || read_pipe(pipe, &stop, Tally::with_since(since))));
         for kind in Kind::ALL {
             let enable = dir.join("events/dma_fence").join(kind.event()).join("enable");
             match fs::write(&enable, "1") {
@@ -84,6 +88,12 @@ impl Witness {
             }
         }
         Ok(w)
+    }
+
+    /// Moves the window's start: fences born earlier are not counted. Set
+    /// it once the other witness is attached too, so both count the same.
+    pub fn set_since(&self, since_ns: u64) {
+        self.since_ns.store(since_ns, Ordering::Release);
     }
 
     /// Stops witnessing; the window ends at `until_ns` (monotonic clock).

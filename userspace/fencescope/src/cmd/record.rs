@@ -10,9 +10,12 @@ use crate::verify::{self, Verify};
 
 pub(crate) fn run(a: &RecordArgs, use_btf: bool) -> Result<i32> {
     CaptureFile::check(&a.output)?;
+    let mut verify = Verify::start(&a.live)?;
     let session = source::open(&a.live, use_btf)?;
+    if let Some(v) = verify.as_mut() {
+        v.attached();
+    }
     let capture = CaptureFile::create(&a.output, &session)?;
-    let verify = Verify::start(&a.live)?;
     let filter = a.live.filter.filter();
     let filter = verify.as_ref().map_or(filter.clone(), |v| v.filter(filter));
     let mut fan = Fanout::new(EngineSetup::of(&session).engine(filter.clone()));

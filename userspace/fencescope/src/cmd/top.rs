@@ -173,13 +173,16 @@ fn live(a: &TopArgs, use_btf: bool) -> Result<i32> {
     if let Some(path) = &a.output {
         CaptureFile::check(path)?;
     }
+    let mut verify = Verify::start(&a.live)?;
     let session = source::open(&a.live, use_btf)?;
+    if let Some(v) = verify.as_mut() {
+        v.attached();
+    }
     let capture = match &a.output {
         Some(path) => Some(CaptureFile::create(path, &session)?),
         None => None,
     };
     let title = format!("live {}, {}", kernel::release(), session.attached.mode);
-    let verify = Verify::start(&a.live)?;
     let filter = a.live.filter.filter();
     let filter = verify.as_ref().map_or(filter.clone(), |v| v.filter(filter));
     let engine = EngineSetup::of(&session).engine(filter.clone());

@@ -58,8 +58,11 @@ pub(crate) fn run(a: &WatchArgs, use_btf: bool) -> Result<i32> {
             "--verify checks the whole run: drop --interval, whose reports restart the counts"
         );
     }
+    let mut verify = Verify::start(&a.live)?;
     let session = source::open(&a.live, use_btf)?;
-    let verify = Verify::start(&a.live)?;
+    if let Some(v) = verify.as_mut() {
+        v.attached();
+    }
     let filter = a.live.filter.filter();
     let filter = verify.as_ref().map_or(filter.clone(), |v| v.filter(filter));
     let engine = EngineSetup::of(&session).engine(filter.clone());
