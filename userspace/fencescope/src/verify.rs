@@ -105,5 +105,5 @@ fn observed(engine: &Engine) -> Vec<Observed> {
 pub(crate) fn report(v: Option<Verdict>) -> i32 {
     let Some(v) = v else { return 0 };
     eprint!("{}", v.text());
-    if v.unavailable.is_none() && v.ftrace_lost == 0 && !v.agrees() { MISMATCH_EXIT } else { 0 }
+    if v.contradicts() { MISMATCH_EXIT } else { 0 }
 }

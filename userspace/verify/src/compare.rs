@@ -71,6 +71,11 @@ impl Verdict {
             && self.drivers.iter().all(|d| d.mismatches.is_empty())
     }
 
+    /// ftrace was able to check, and disagrees: a figure is wrong.
+    pub fn contradicts(&self) -> bool {
+        self.unavailable.is_none() && self.ftrace_lost == 0 && !self.agrees()
+    }
+
     /// The headline, one line.
     pub fn headline(&self) -> String {
         if let Some(why) = &self.unavailable {
