@@ -55,9 +55,9 @@ apt_archive() {
 # pahole (dwarves), bc, flex, bison and the libelf and OpenSSL headers for
 # the test kernel built from source (`cargo xtask kernel build`); tmux for
 # `top` in a real terminal; Prometheus (and promtool) for the metrics
-# endpoint's test.
+# endpoint's test; debootstrap for the compositors' root filesystem.
 VM_PACKAGES=(qemu-system-x86 qemu-system-arm busybox-static kmod cpio xz-utils make gcc
-    gcc-aarch64-linux-gnu dwarves bc flex bison libelf-dev libssl-dev tmux prometheus)
+    gcc-aarch64-linux-gnu dwarves bc flex bison libelf-dev libssl-dev tmux prometheus debootstrap)
 
 setup_packages() {
     local missing=() p

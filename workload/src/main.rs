@@ -7,6 +7,7 @@ mod uapi;
 mod v4l2;
 mod vgem;
 mod waiter;
+mod wayland;
 
 use std::time::Duration;
 
@@ -121,6 +122,25 @@ enum Cmd {
         #[arg(long, default_value = "kwin_wayland")]
         waiter_comm: String,
     },
+    /// A Wayland client on `$WAYLAND_DISPLAY`: vgem buffers through
+    /// linux-dmabuf, each frame's WRITE fence signalled DELAY_MS after its
+    /// commit; prints when each frame was committed, signalled and shown.
+    Wayland {
+        #[arg(long, default_value_t = 12)]
+        frames: u32,
+        #[arg(long, default_value_t = 300.0)]
+        delay_ms: f64,
+        #[arg(long, default_value_t = 256)]
+        width: u32,
+        #[arg(long, default_value_t = 256)]
+        height: u32,
+        #[arg(long, default_value_t = 3)]
+        buffers: u32,
+        /// A frame whose callback has not come back this long after its
+        /// signal is lost.
+        #[arg(long, default_value_t = 10_000)]
+        frame_limit_ms: u64,
+    },
     /// Stream a V4L2 capture device (MMAP buffers exported with EXPBUF).
     V4l2 {
         /// The driver whose capture device to use.
@@ -224,6 +244,17 @@ fn main() {
             waiter_comm,
         })
         .and_then(|t| Ok(serde_json::to_string(&t)?)),
+        Cmd::Wayland { frames, delay_ms, width, height, buffers, frame_limit_ms } => {
+            wayland::run(&wayland::Plan {
+                frames,
+                delay: Duration::from_secs_f64(delay_ms / 1e3),
+                width,
+                height,
+                buffers: buffers.max(2),
+                frame_limit: Duration::from_millis(frame_limit_ms),
+            })
+            .and_then(|t| Ok(serde_json::to_string(&t)?))
+        }
         Cmd::V4l2 { driver, buffers, frames } => {
             v4l2::stream(&driver, buffers, frames).and_then(|t| Ok(serde_json::to_string(&t)?))
         }

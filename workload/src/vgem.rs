@@ -17,6 +17,13 @@ pub struct Device {
     card: File,
 }
 
+/// A dumb buffer: its GEM handle, row pitch in bytes and dma-buf fd.
+pub struct Dumb {
+    pub handle: u32,
+    pub pitch: u32,
+    pub dmabuf: OwnedFd,
+}
+
 impl Device {
     /// The first DRM card whose driver is vgem.
     pub fn open() -> Result<Device> {
@@ -41,11 +48,17 @@ impl Device {
 
     /// A small dumb buffer: its GEM handle and a dma-buf fd for it.
     pub fn buffer(&self) -> Result<(u32, OwnedFd)> {
-        let mut d = CreateDumb { width: 64, height: 64, bpp: 32, ..Default::default() };
+        let b = self.dumb(64, 64)?;
+        Ok((b.handle, b.dmabuf))
+    }
+
+    /// A 32-bit-per-pixel dumb buffer of the given size, exported with PRIME.
+    pub fn dumb(&self, width: u32, height: u32) -> Result<Dumb> {
+        let mut d = CreateDumb { width, height, bpp: 32, ..Default::default() };
         ioctl(&self.card, DRM_IOCTL_MODE_CREATE_DUMB, &mut d).context("CREATE_DUMB")?;
         let mut p = PrimeHandle { handle: d.handle, flags: DRM_CLOEXEC | DRM_RDWR, fd: -1 };
         ioctl(&self.card, DRM_IOCTL_PRIME_HANDLE_TO_FD, &mut p).context("PRIME_HANDLE_TO_FD")?;
-        Ok((d.handle, owned(p.fd)))
+        Ok(Dumb { handle: d.handle, pitch: d.pitch, dmabuf: owned(p.fd) })
     }
 
     /// Imports another driver's dma-buf (a V4L2 buffer): the handle's

@@ -71,7 +71,7 @@ pub struct Kernel {
 
 /// The machine's own Debian archive and keyring, read from its apt sources,
 /// so no archive host is written down in this project.
-fn archive() -> Result<(String, String)> {
+pub(crate) fn archive() -> Result<(String, String)> {
     let default_key = "/usr/share/keyrings/debian-archive-keyring.gpg".to_string();
     if let Ok(dir) = fs::read_dir("/etc/apt/sources.list.d") {
         let mut files: Vec<_> = dir.flatten().map(|e| e.path()).collect();

@@ -10,6 +10,7 @@ pub mod kbuild;
 pub mod kernels;
 pub mod lockdep;
 pub mod qemu;
+pub mod rootfs;
 pub mod scenario;
 pub mod upstream;
 

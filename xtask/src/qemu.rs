@@ -79,25 +79,47 @@ fn parse(console: &str) -> (bool, BTreeMap<String, String>, Option<i32>) {
     (reached, files, exit)
 }
 
+/// The guest machine beyond its kernel and initramfs.
+#[derive(Clone, Debug)]
+pub struct Machine {
+    pub cpus: u32,
+    pub memory_mb: u32,
+    /// A root filesystem image on virtio-blk (`/dev/vda`), written through a
+    /// throwaway overlay so the cached image never changes.
+    pub disk: Option<PathBuf>,
+    /// The TCG CPU model, where the default (`max`) does not do.
+    pub cpu: Option<&'static str>,
+    /// Under TCG, guest time advances with guest instructions (see
+    /// [`command`]); off for guests that need several vCPUs to run at
+    /// speed (a compositor), whose timings are then wall-clock time.
+    pub icount: bool,
+}
+
+impl Default for Machine {
+    fn default() -> Machine {
+        Machine { cpus: 1, memory_mb: 1024, disk: None, cpu: None, icount: true }
+    }
+}
+
 fn command(
     arch: Arch,
     accel: Accel,
     kernel: &Path,
     initrd: &Path,
     console: &Path,
-    cpus: u32,
-    memory_mb: u32,
+    machine: &Machine,
 ) -> Command {
-    let (bin, machine, cpu, tty) = match arch {
+    let (bin, kind, cpu, tty) = match arch {
         Arch::X86_64 => ("qemu-system-x86_64", "pc", "max", "ttyS0"),
         Arch::Aarch64 => ("qemu-system-aarch64", "virt", "cortex-a72", "ttyAMA0"),
     };
+    let cpu = machine.cpu.unwrap_or(cpu);
     let mut c = Command::new(bin);
-    c.args(["-machine", machine, "-no-reboot", "-nodefaults"])
+    c.args(["-machine", kind, "-no-reboot", "-nodefaults"])
         .arg("-m")
-        .arg(format!("{memory_mb}M"))
+        .arg(format!("{}M", machine.memory_mb))
         .arg("-smp")
-        .arg(cpus.to_string())
+        .arg(machine.cpus.to_string())
         .args(["-display", "none", "-monitor", "none"])
         .arg("-serial")
         .arg(format!("file:{}", console.display()))
@@ -113,13 +135,19 @@ fn command(
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
+    if let Some(disk) = &machine.disk {
+        c.arg("-drive").arg(format!("file={},if=virtio,format=raw,snapshot=on", disk.display()));
+    }
     match accel {
         Accel::Kvm => c.args(["-enable-kvm", "-cpu", "host"]),
         // icount: guest time advances with guest instructions (1 ns each)
         // and jumps over idle time, so a host that descheduled QEMU or a
         // first-run translation cannot stretch a fence the workload timed:
         // the truth tests compare against exact injected lifetimes.
-        Accel::Tcg => c.args(["-accel", "tcg", "-cpu", cpu, "-icount", "shift=0,sleep=off"]),
+        Accel::Tcg if machine.icount => {
+            c.args(["-accel", "tcg", "-cpu", cpu, "-icount", "shift=0,sleep=off"])
+        }
+        Accel::Tcg => c.args(["-accel", "tcg", "-cpu", cpu]),
     };
     c
 }
@@ -170,7 +198,8 @@ fn pick_accel(arch: Arch, kernel: &Path, initrd: &Path, work: &Path) -> Result<A
         return Ok(if v.trim() == "kvm" { Accel::Kvm } else { Accel::Tcg });
     }
     let console = work.join("kvm-probe.log");
-    let mut child = command(arch, Accel::Kvm, kernel, initrd, &console, 1, 1024).spawn()?;
+    let mut child =
+        command(arch, Accel::Kvm, kernel, initrd, &console, &Machine::default()).spawn()?;
     wait(&mut child, &console, Duration::from_secs(20), Some(Duration::from_secs(20)))?;
     let ok = fs::read_to_string(&console).unwrap_or_default().contains(INIT_MARK);
     let accel = if ok { Accel::Kvm } else { Accel::Tcg };
@@ -189,8 +218,7 @@ pub fn boot(
     kernel: &Path,
     initrd: &Path,
     work: &Path,
-    cpus: u32,
-    memory_mb: u32,
+    machine: &Machine,
     timeout: Duration,
 ) -> Result<Boot> {
     let accel = pick_accel(arch, kernel, initrd, work)?;
@@ -200,9 +228,9 @@ pub fn boot(
         let _ = fs::remove_file(&console);
         let start = Instant::now();
         let mut child =
-            command(arch, accel, kernel, initrd, &console, cpus, memory_mb).spawn().with_context(
-                || format!("starting QEMU for {} (install it: ./x setup)", arch.name()),
-            )?;
+            command(arch, accel, kernel, initrd, &console, machine).spawn().with_context(|| {
+                format!("starting QEMU for {} (install it: ./x setup)", arch.name())
+            })?;
         // Init within a minute even under TCG; the rest is the scenario's.
         wait(&mut child, &console, timeout, Some(Duration::from_secs(90)))?;
         let wall = start.elapsed();

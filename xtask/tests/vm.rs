@@ -493,6 +493,10 @@ fn killed_recording_on_6_12_x86_64() {
     // The workload finished 2 s before the kill: every fence is in a flushed chunk.
     let g = s.group("vgem", "unbound").expect("vgem fences in the capture");
     assert_eq!((g.fences, g.signalled), (200, 200));
+    // `record --serve`: its endpoint counted them live.
+    let metrics = boot.file("metrics.txt").unwrap();
+    let line = "fencescope_fences_total{driver=\"vgem\",timeline=\"unbound\"} 200";
+    assert!(metrics.lines().any(|l| l == line), "{line} not in\n{metrics}");
 }
 
 /// `top` live on the truth workload: the row its last screen shows for
@@ -610,6 +614,8 @@ fn smp_runs_on_6_12_x86_64() {
     assert!(misses.is_empty(), "runs with a count off:\n{}", misses.join("\n"));
 }
 
+#[path = "vm/compositor.rs"]
+mod compositor;
 #[path = "vm/fixture.rs"]
 mod fixture;
 #[path = "vm/upstream.rs"]

@@ -65,7 +65,7 @@ done
     if let Some(root) = bpftrace {
         // bpftrace's LLVM and clang libraries: a 300 MB initramfs.
         sc.extra = vec![(root, "usr")];
-        sc.memory_mb = 3072;
+        sc.machine.memory_mb = 3072;
     }
     sc
 }

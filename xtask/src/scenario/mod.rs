@@ -16,15 +16,17 @@ use anyhow::Result;
 use crate::build::GuestBins;
 use crate::initramfs::Initramfs;
 use crate::kernels::Kernel;
-use crate::qemu::{self, Boot};
+use crate::qemu::{self, Boot, Machine};
 use crate::workspace_root;
 
 mod bench;
+mod compositor;
 mod truth;
 mod v4l2;
 mod waits;
 
 pub use bench::*;
+pub use compositor::*;
 pub use truth::*;
 pub use v4l2::*;
 pub use waits::*;
@@ -83,7 +85,7 @@ pub const SCENARIOS: &[Entry] = &[
     },
     Entry {
         name: "killed",
-        about: "a recorder killed with SIGKILL: its capture still reads",
+        about: "a recorder killed with SIGKILL: its capture still reads; it served metrics meanwhile",
         fixture: None,
         make: killed,
     },
@@ -110,6 +112,24 @@ pub const SCENARIOS: &[Entry] = &[
         about: "the series' patches on upstream vim2m, each mode, lockdep on (kernel 6.12-src)",
         fixture: None,
         make: crate::upstream::vim2m,
+    },
+    Entry {
+        name: "kwin",
+        about: "KWin 6.3 (Debian 13) holding a Wayland client's frames until their vgem fences signal",
+        fixture: None,
+        make: || compositor(KWIN),
+    },
+    Entry {
+        name: "mutter",
+        about: "Mutter 48 (Debian 13) holding a Wayland client's frames until their vgem fences signal",
+        fixture: None,
+        make: || compositor(MUTTER),
+    },
+    Entry {
+        name: "weston",
+        about: "Weston 14 showing the same frames without waiting: no waits to report",
+        fixture: None,
+        make: || compositor(WESTON),
     },
     Entry {
         name: "bench",
@@ -158,13 +178,15 @@ pub struct Scenario {
     /// Extra trees for the guest: (host root, directory below it), e.g.
     /// bpftrace and its libraries.
     pub extra: Vec<(PathBuf, &'static str)>,
-    /// Guest memory, MiB.
-    pub memory_mb: u32,
-    /// Guest CPUs. Timing scenarios use one: with icount, several vCPUs take
-    /// turns on one host thread and the guest clock runs on while the
-    /// producer's vCPU waits its turn, so a deadline slips by the other's
-    /// slice. On one CPU the SCHED_FIFO producer preempts everything.
-    pub cpus: u32,
+    /// Guest CPUs, memory, disk. Timing scenarios use one CPU: with icount,
+    /// several vCPUs take turns on one host thread and the guest clock runs
+    /// on while the producer's vCPU waits its turn, so a deadline slips by
+    /// the other's slice. On one CPU the SCHED_FIFO producer preempts
+    /// everything.
+    pub machine: Machine,
+    /// Boots with the compositors' root filesystem (crate::rootfs) as
+    /// `/dev/vda`, built first if it is not cached.
+    pub rootfs: bool,
 }
 
 impl Scenario {
@@ -175,9 +197,9 @@ impl Scenario {
             modules: vec![module],
             script,
             timeout: Duration::from_secs(timeout_secs),
-            cpus: 1,
             extra: Vec::new(),
-            memory_mb: 1024,
+            machine: Machine::default(),
+            rootfs: false,
         }
     }
 }
@@ -307,15 +329,11 @@ pub fn run(scenario: &Scenario, kernel: &Kernel, bins: &GuestBins) -> Result<Boo
         fs.file(crate::lockdep::DMESG_FLAG, 0o644, Vec::new());
     }
     fs.write(&initrd)?;
-    let boot = qemu::boot(
-        kernel.arch,
-        &kernel.image,
-        &initrd,
-        &work,
-        scenario.cpus,
-        scenario.memory_mb,
-        scenario.timeout,
-    )?;
+    let mut machine = scenario.machine.clone();
+    if scenario.rootfs {
+        machine.disk = Some(crate::rootfs::ensure_built(kernel.arch)?.image);
+    }
+    let boot = qemu::boot(kernel.arch, &kernel.image, &initrd, &work, &machine, scenario.timeout)?;
     if gated {
         crate::lockdep::gate(&boot)?;
     }

@@ -64,16 +64,19 @@ emit probe-nobtf.txt /tmp/probe-nobtf.txt
 }
 
 /// A recorder killed with SIGKILL mid-run: its capture must still report
-/// every complete chunk (flushed once a second) and say it was cut.
+/// every complete chunk (flushed once a second) and say it was cut. It
+/// serves metrics while it records, read before the kill.
 pub fn killed() -> Scenario {
-    let script = r#"fs_start killed /dev/null record -o /tmp/killed.fsc || exit 1
+    let script = r#"ifconfig lo 127.0.0.1 up
+fs_start killed /dev/null record -o /tmp/killed.fsc --serve 127.0.0.1:9464 || exit 1
 fence-workload vgem --fences 5:200 >/tmp/truth.json || exit 1
 sleep 2
+wget -q -O /tmp/metrics.txt http://127.0.0.1:9464/metrics || exit 1
 kill -KILL $(cat /tmp/killed.pid)
 wait $(cat /tmp/killed.pid)
 fencescope report /tmp/killed.fsc --format json >/tmp/killed.json 2>/tmp/report.err
 echo "report exit $?" >>/tmp/report.err
-for f in truth.json killed.json report.err; do emit $f /tmp/$f; done
+for f in truth.json killed.json report.err metrics.txt; do emit $f /tmp/$f; done
 "#
     .to_string();
     Scenario::new("killed", "vgem", script, 300)
@@ -140,6 +143,6 @@ done
 "#
     );
     let mut sc = Scenario::new("smp", "vgem", script, 1200);
-    sc.cpus = SMP_CPUS;
+    sc.machine.cpus = SMP_CPUS;
     sc
 }

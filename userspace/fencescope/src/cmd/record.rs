@@ -3,6 +3,7 @@ use anyhow::Result;
 use fencescope_loader::kernel;
 
 use crate::cli::RecordArgs;
+use crate::metrics::Metrics;
 use crate::setup::EngineSetup;
 use crate::sink::{CaptureFile, Fanout};
 use crate::source::{self, Source};
@@ -10,6 +11,8 @@ use crate::verify::{self, Verify};
 
 pub(crate) fn run(a: &RecordArgs, use_btf: bool) -> Result<i32> {
     CaptureFile::check(&a.output)?;
+    // Bound before attaching: a taken port fails before anything is recorded.
+    let (metrics, listener) = Metrics::from_args(&a.metrics)?.unzip();
     let mut verify = Verify::start(&a.live)?;
     let session = source::open(&a.live, use_btf)?;
     if let Some(v) = verify.as_mut() {
@@ -20,7 +23,8 @@ pub(crate) fn run(a: &RecordArgs, use_btf: bool) -> Result<i32> {
     let filter = verify.as_ref().map_or(filter.clone(), |v| v.filter(filter));
     let mut fan = Fanout::new(EngineSetup::of(&session).engine(filter.clone()));
     fan.capture = Some(capture);
-    let streamed = Source::Live(Box::new(session)).run(a.live.duration, &mut fan, None);
+    fan.metrics = metrics;
+    let streamed = Source::Live(Box::new(session)).run(a.live.duration, &mut fan, listener);
     // Whatever happened, keep what was recorded.
     fan.finish_capture(Some(&a.output))?;
     streamed?;
