@@ -55,6 +55,13 @@ enum Cmd {
         #[arg(long, default_value_t = 20_000)]
         fences: u32,
     },
+    /// Each fence ioctl timed by the caller (attach, export of the busy
+    /// buffer, signal), ROUNDS times: with and without a tracer attached,
+    /// what it adds to each path.
+    VgemIoctls {
+        #[arg(long, default_value_t = 2_000)]
+        rounds: u32,
+    },
     /// Exports that hand out fence arrays: MEMBERS read fences on a buffer,
     /// then an export for writing.
     VgemArrays {
@@ -190,6 +197,9 @@ fn main() {
             .and_then(|t| Ok(serde_json::to_string(&t)?))
         }
         Cmd::VgemRate { fences } => vgem::rate(fences).and_then(|t| Ok(serde_json::to_string(&t)?)),
+        Cmd::VgemIoctls { rounds } => {
+            vgem::ioctl_times(rounds).and_then(|t| Ok(serde_json::to_string(&t)?))
+        }
         Cmd::VgemArrays { arrays, members } => {
             vgem::arrays(arrays, members).and_then(|t| Ok(serde_json::to_string(&t)?))
         }

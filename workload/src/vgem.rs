@@ -317,6 +317,49 @@ pub fn rate(fences: u32) -> Result<Rate> {
     Ok(Rate { fences, elapsed_ms: elapsed * 1e3, per_second: f64::from(fences) / elapsed })
 }
 
+/// What the fence ioctls cost, timed by the caller around each one: the
+/// baseline for what a tracer adds to each hooked path.
+#[derive(Serialize)]
+pub struct IoctlTimes {
+    pub rounds: u32,
+    /// Medians, ns: attach a WRITE fence, export it (EXPORT_SYNC_FILE of a
+    /// busy buffer hands out the fence), signal it.
+    pub attach_p50_ns: u64,
+    pub export_p50_ns: u64,
+    pub signal_p50_ns: u64,
+}
+
+pub fn ioctl_times(rounds: u32) -> Result<IoctlTimes> {
+    let dev = Device::open()?;
+    let (handle, buf) = dev.buffer()?;
+    let clock = Clock::monotonic();
+    let (mut attach, mut export, mut signal) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let t0 = clock.now();
+        let fence = dev.attach(handle)?;
+        let t1 = clock.now();
+        let sync = export_sync_file(&buf)?;
+        let t2 = clock.now();
+        drop(sync);
+        let t3 = clock.now();
+        dev.signal(fence)?;
+        let t4 = clock.now();
+        attach.push(t1 - t0);
+        export.push(t2 - t1);
+        signal.push(t4 - t3);
+    }
+    let p50 = |mut v: Vec<Duration>| {
+        v.sort();
+        v.get(v.len().saturating_sub(1) / 2).map_or(0, |d| d.as_nanos() as u64)
+    };
+    Ok(IoctlTimes {
+        rounds,
+        attach_p50_ns: p50(attach),
+        export_p50_ns: p50(export),
+        signal_p50_ns: p50(signal),
+    })
+}
+
 #[derive(Serialize)]
 pub struct ArrayRun {
     pub arrays: u32,

@@ -296,10 +296,60 @@ fn bench(series: Series) -> Result<()> {
         hooks,
         hooks / off
     );
+    perturbation(&boot)?;
     if with_bpftrace {
         let bt = median(runs.map(|r| rate(&format!("bpftrace-{r}.json"))).collect::<Result<_>>()?);
         println!("{:<44}{:>12.0}{:>8.3}", "bpftrace, the same pairing (tracepoints)", bt, bt / off);
     }
+    Ok(())
+}
+
+/// What watching adds to each hooked ioctl, by the workload's own timing of
+/// it (medians over the runs), and whether fencescope's own figure for the
+/// export round trip agrees with the workload's within max(5 %, 1 µs).
+fn perturbation(boot: &xtask::qemu::Boot) -> Result<()> {
+    let json =
+        |name: &str| -> Result<serde_json::Value> { Ok(serde_json::from_str(boot.file(name)?)?) };
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let runs = || 0..scenario::BENCH_RUNS;
+    let field = |cond: &str, key: &str| -> Result<f64> {
+        let v: Vec<f64> = runs()
+            .map(|r| json(&format!("ioctl-{cond}-{r}.json"))?[key].as_f64().context("no figure"))
+            .collect::<Result<_>>()?;
+        Ok(median(v) / 1e3)
+    };
+    println!(
+        "\n{:<44}{:>10}{:>10}{:>10}",
+        "fence ioctl, workload's own p50 (us)", "off", "watched", "added"
+    );
+    for (path, key) in [
+        ("VGEM_FENCE_ATTACH", "attach_p50_ns"),
+        ("EXPORT_SYNC_FILE", "export_p50_ns"),
+        ("VGEM_FENCE_SIGNAL", "signal_p50_ns"),
+    ] {
+        let (off, on) = (field("off", key)?, field("on", key)?);
+        println!("{path:<44}{off:>10.2}{on:>10.2}{:>9.0}%", (on / off - 1.0) * 100.0);
+    }
+    let reported: Vec<f64> = runs()
+        .map(|r| {
+            let s = json(&format!("ioctl-on-{r}.report"))?;
+            let e = s["exports"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|e| e["process"] == "fence-workload" && e["handed"] == "fence");
+            e.and_then(|e| e["round_trip"]["p50_ns"].as_f64()).context("no export figure")
+        })
+        .collect::<Result<_>>()?;
+    let (ours, theirs) = (median(reported) / 1e3, field("on", "export_p50_ns")?);
+    let agree = (ours - theirs).abs() <= (theirs * 0.05).max(1.0);
+    println!(
+        "export round trip, fencescope's p50 {ours:.2} us against the workload's {theirs:.2} us: {}",
+        if agree { "agree within max(5 %, 1 us)" } else { "DISAGREE beyond max(5 %, 1 us)" }
+    );
     Ok(())
 }
 

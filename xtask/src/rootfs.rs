@@ -1,6 +1,5 @@
 //! The Debian 13 root filesystem the compositor scenarios boot into: KWin,
-//! Mutter and Weston with Mesa's software renderer, and GStreamer for a real
-//! V4L2 client. Made with debootstrap from the machine's own Debian archive
+//! Mutter and Weston with Mesa's software renderer. Made with debootstrap from the machine's own Debian archive
 //! (its apt set-up untouched), packed into an ext4 image by `mkfs.ext4 -d`
 //! (no mount, no loop device), and cached by suite, architecture and
 //! package list: rebuilt only when one of them changes.
@@ -36,10 +35,6 @@ pub const PACKAGES: &[&str] = &[
     "wayland-utils",
     "procps",
     "kmod",
-    "gstreamer1.0-tools",
-    "gstreamer1.0-plugins-good",
-    "gstreamer1.0-plugins-bad",
-    "v4l-utils",
 ];
 
 /// Bumped when what is done to the tree after debootstrap changes.

@@ -7,6 +7,8 @@ use super::Scenario;
 /// Fences per run of the rate benchmark, and runs per condition.
 pub const BENCH_FENCES: u32 = 20_000;
 pub const BENCH_RUNS: u32 = 3;
+/// Rounds of the timed fence ioctls (attach, export, signal) per condition.
+pub const IOCTL_ROUNDS: u32 = 2_000;
 
 /// The pairing bpftrace users write by hand: init to signal by (context,
 /// seqno), into a histogram. Run beside fencescope for its cost.
@@ -56,7 +58,13 @@ while [ $run -lt {BENCH_RUNS} ]; do
     fs_start hooks-$run /dev/null watch --format json --emit-nothing || exit 1
     fence-workload vgem-rate --fences {BENCH_FENCES} >/tmp/hooks-$run.json || exit 1
     fs_stop hooks-$run || exit 1
-{bt}    for f in off-$run.json on-$run.json on-$run.report kernel-$run.json kernel-$run.report hooks-$run.json; do emit $f /tmp/$f; done
+    # Perturbation: the fence ioctls timed by the workload itself, without
+    # and with fencescope watching (its report has its own export figure).
+    fence-workload vgem-ioctls --rounds {IOCTL_ROUNDS} >/tmp/ioctl-off-$run.json || exit 1
+    fs_start ioctl-$run /tmp/ioctl-on-$run.report watch --format json || exit 1
+    fence-workload vgem-ioctls --rounds {IOCTL_ROUNDS} >/tmp/ioctl-on-$run.json || exit 1
+    fs_stop ioctl-$run || exit 1
+{bt}    for f in off-$run.json on-$run.json on-$run.report kernel-$run.json kernel-$run.report hooks-$run.json ioctl-off-$run.json ioctl-on-$run.json ioctl-on-$run.report; do emit $f /tmp/$f; done
     run=$((run + 1))
 done
 "#
