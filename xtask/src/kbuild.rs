@@ -282,6 +282,22 @@ pub struct Built {
 }
 
 /// Builds the kernel for `arch` unless the cache has it; returns it.
+/// An exclusive lock on the build cache, held until the file is dropped.
+fn build_lock() -> Result<fs::File> {
+    use std::os::fd::AsRawFd;
+    fs::create_dir_all(root())?;
+    let file = fs::File::create(root().join("build.lock"))?;
+    // SAFETY: flock on a file this function owns.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        eprintln!("xtask: another kernel build is running; waiting for it");
+        // SAFETY: as above.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(std::io::Error::last_os_error()).context("locking the kernel build cache");
+        }
+    }
+    Ok(file)
+}
+
 pub fn build(arch: Arch) -> Result<Built> {
     let mut apt = None;
     let version = source_version(&mut apt)?;
@@ -294,6 +310,12 @@ pub fn build(arch: Arch) -> Result<Built> {
     let t = target(arch);
     let dir = root().join(format!("{}-{}", arch.name(), key(&version, arch, &fragment, &bodies)));
     let image = dir.join(t.image_target);
+    if dir.join("build.txt").is_file() && image.is_file() {
+        return Ok(Built { dir, image, version, built_in: None });
+    }
+    // One build at a time (`xtask test` starts one in the background while
+    // the VM tests run): a second caller waits, then finds it cached.
+    let _lock = build_lock()?;
     if dir.join("build.txt").is_file() && image.is_file() {
         return Ok(Built { dir, image, version, built_in: None });
     }
