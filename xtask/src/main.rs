@@ -394,13 +394,20 @@ fn test(no_vm: bool) -> Result<()> {
 }
 
 /// `xtask kernel build` at the lowest priority, its output in
-/// target/kernel-build.log; quick when the kernel is cached.
+/// target/kernel-build.log; quick when the kernel is cached. It runs the
+/// xtask binary by its path: `cargo test -p xtask` has rebuilt it, so this
+/// process's own executable is a deleted file by now.
 fn background_kernel_build() -> Result<std::process::Child> {
-    let log_path = workspace_root().join("target").join("kernel-build.log");
-    let log = std::fs::File::create(&log_path)?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    let exe = target.join("debug").join("xtask");
+    let exe = if exe.is_file() { exe } else { std::env::current_exe()? };
+    let log = std::fs::File::create(target.join("kernel-build.log"))?;
     Command::new("nice")
+        .current_dir(workspace_root())
         .args(["-n", "19"])
-        .arg(std::env::current_exe()?)
+        .arg(exe)
         .args(["kernel", "build"])
         .stdout(log.try_clone()?)
         .stderr(log)
