@@ -252,6 +252,12 @@ fn vm(series: Series, arch: Arch, name: &str, console: bool) -> Result<()> {
     Ok(())
 }
 
+/// The middle of the runs' figures (the upper middle of an even count).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
 fn bench(series: Series) -> Result<()> {
     let kernel = kernels::fetch(series, Arch::X86_64)?;
     let bins = build::guest_bins(Arch::X86_64)?;
@@ -273,10 +279,6 @@ fn bench(series: Series) -> Result<()> {
     let rate = |name: &str| -> Result<f64> {
         let v: serde_json::Value = serde_json::from_str(boot.file(name)?)?;
         v["per_second"].as_f64().context("no per_second")
-    };
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
     };
     let runs = 0..scenario::BENCH_RUNS;
     let off = median(runs.clone().map(|r| rate(&format!("off-{r}.json"))).collect::<Result<_>>()?);
@@ -310,10 +312,6 @@ fn bench(series: Series) -> Result<()> {
 fn perturbation(boot: &xtask::qemu::Boot) -> Result<()> {
     let json =
         |name: &str| -> Result<serde_json::Value> { Ok(serde_json::from_str(boot.file(name)?)?) };
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     let runs = || 0..scenario::BENCH_RUNS;
     let field = |cond: &str, key: &str| -> Result<f64> {
         let v: Vec<f64> = runs()
