@@ -1,6 +1,7 @@
 //! `fence-workload`: runs inside the test VM and produces fences whose
 //! timings are known, then prints that truth as JSON on stdout.
 mod clock;
+mod convert;
 mod m2m;
 mod smp;
 mod uapi;
@@ -143,6 +144,12 @@ enum Cmd {
         height: u32,
         #[arg(long, default_value_t = 3)]
         buffers: u32,
+        /// Who writes each frame: `vgem` (a fence of our own, signalled
+        /// DELAY_MS after the commit) or a mem2mem driver (`vim2m`) whose
+        /// CAPTURE queue imports the buffers: the series' release fence
+        /// then guards each one until the driver's job is done.
+        #[arg(long, default_value = "vgem")]
+        source: String,
         /// A frame whose callback has not come back this long after its
         /// signal is lost.
         #[arg(long, default_value_t = 10_000)]
@@ -254,10 +261,11 @@ fn main() {
             waiter_comm,
         })
         .and_then(|t| Ok(serde_json::to_string(&t)?)),
-        Cmd::Wayland { frames, delay_ms, width, height, buffers, frame_limit_ms } => {
+        Cmd::Wayland { frames, delay_ms, width, height, buffers, source, frame_limit_ms } => {
             wayland::run(&wayland::Plan {
                 frames,
                 delay: Duration::from_secs_f64(delay_ms / 1e3),
+                converter: (source != "vgem").then_some(source),
                 width,
                 height,
                 buffers: buffers.max(2),

@@ -11,6 +11,11 @@
 //! callback that comes back before the signal means the compositor showed
 //! the frame without waiting for it. One unfenced frame goes first, so the
 //! compositor's first render is behind it.
+//!
+//! With a converter as the source (`--source vim2m`, crate::convert) the
+//! client fences nothing itself: before each commit it queues a job that
+//! writes the buffer, and the series' release fence on the buffer is what
+//! the compositor meets, signalled when the job is done.
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::Duration;
 
@@ -33,6 +38,7 @@ use wayland_protocols::xdg::shell::client::xdg_toplevel::{self, XdgToplevel};
 use wayland_protocols::xdg::shell::client::xdg_wm_base::{self, XdgWmBase};
 
 use crate::clock::Clock;
+use crate::convert::{self, Converter};
 use crate::vgem::{Device, Dumb};
 
 /// DRM_FORMAT_XRGB8888 ('XR24'): what a 32-bit dumb buffer holds.
@@ -43,8 +49,11 @@ const MOD_INVALID: u64 = 0x00ff_ffff_ffff_ffff;
 
 pub struct Plan {
     pub frames: u32,
-    /// From each commit to its fence's signal.
+    /// From each commit to its fence's signal (vgem fences).
     pub delay: Duration,
+    /// A mem2mem driver that writes each frame instead (its node found by
+    /// driver name); the client then fences nothing itself.
+    pub converter: Option<String>,
     pub width: u32,
     pub height: u32,
     pub buffers: u32,
@@ -60,22 +69,34 @@ pub struct Frame {
     pub commit_ns: u64,
     /// From the commit until the sync's done: by then the compositor had it.
     pub handoff_ns: Option<u64>,
-    /// Right before and right after the signal ioctl.
+    /// The earliest and the latest the fence can have signalled: right
+    /// before and after the signal ioctl; with a converter, its job time
+    /// (less a tick) after the CAPTURE buffer was queued, and when the
+    /// buffer came back from the driver.
     pub signal_ns: u64,
     pub signalled_ns: u64,
     /// When the frame callback came back (the frame was shown), if it did.
     pub shown_ns: Option<u64>,
     /// The longest wait the compositor can have had: from the commit to the
-    /// end of the signal ioctl.
+    /// latest signal.
     pub wait_bound_ms: f64,
-    /// The injected delay (commit to signal) less the hand-off: the wait of
-    /// a compositor that asked for the fence as it had the commit.
+    /// The shortest: from the earliest signal, less the commit and the
+    /// hand-off.
+    pub wait_floor_ms: f64,
+    /// The wait of a compositor that asked for the fence as it had the
+    /// commit: the signal (vgem: the ioctl's start; a converter: when its
+    /// buffer came back) less the commit and the hand-off.
     pub expected_wait_ms: f64,
 }
 
 #[derive(Serialize, Debug)]
 pub struct Run {
+    /// The injected delay; with a converter, its job time.
     pub delay_ms: f64,
+    /// `vgem`, or the converter's driver.
+    pub source: String,
+    /// The converter's series mode parameter (`none`, `queue`, `run`).
+    pub mode: Option<String>,
     /// The linux-dmabuf version the compositor offered.
     pub dmabuf_version: u32,
     pub modifier: String,
@@ -89,6 +110,7 @@ pub struct Run {
     /// Medians over the frames, the way fencescope takes its p50 (the
     /// lower middle of an even count).
     pub expected_wait_p50_ms: f64,
+    pub wait_floor_p50_ms: f64,
     pub wait_bound_p50_ms: f64,
     pub handoff_p50_ms: f64,
     /// Why the client could not run SCHED_FIFO, if it could not.
@@ -173,6 +195,13 @@ pub fn run(plan: &Plan) -> Result<Run> {
     if state.failed {
         bail!("the compositor refused the dma-buf buffers (zwp_linux_buffer_params_v1.failed)");
     }
+    let converter = match &plan.converter {
+        Some(driver) => {
+            let pitch = buffers[0].0.pitch;
+            Some(Converter::open(driver, plan.width, plan.height, pitch, plan.buffers)?)
+        }
+        None => None,
+    };
 
     // One frame without a fence first: a compositor's first frame compiles
     // its shaders (seconds under emulation), which no measured frame should
@@ -200,7 +229,15 @@ pub fn run(plan: &Plan) -> Result<Run> {
         }
         state.released[b] = false;
         let (dumb, buffer) = &buffers[b];
-        let fence = device.attach(dumb.handle)?;
+        // The fence goes on before the commit: a vgem fence, or the
+        // converter's job (and with the series its release fence).
+        let (fence, job) = match &converter {
+            None => (Some(device.attach(dumb.handle)?), None),
+            Some(c) => {
+                let queued = c.start(b as u32, dumb.dmabuf.as_fd())?;
+                (None, Some((queued, c.finish()?)))
+            }
+        };
         surface.attach(Some(buffer), 0, 0);
         surface.damage_buffer(0, 0, plan.width as i32, plan.height as i32);
         surface.frame(&qh, Callback::Frame(i));
@@ -208,30 +245,43 @@ pub fn run(plan: &Plan) -> Result<Run> {
         display.sync(&qh, Callback::Sync(i));
         let commit = clock.now();
         conn.flush().context("sending the commit")?;
-        // Wait out the delay, reading events (the sync's done) meanwhile;
-        // the last stretch is slept exactly.
-        let deadline = commit + plan.delay;
-        let coarse = deadline.saturating_sub(Duration::from_millis(2));
-        pump(&conn, &mut queue, &mut state, |_| false, coarse.saturating_sub(clock.now()))?;
-        clock.sleep_until(deadline);
-        let signal_ns = now_ns();
-        device.signal(fence)?;
-        let signalled_ns = now_ns();
-        pump(&conn, &mut queue, &mut state, |s| s.shown[i].is_some(), plan.frame_limit)?;
+        let (signal_ns, signalled_ns, expected_ns) = if let Some(fence) = fence {
+            // Wait out the delay, reading events (the sync's done)
+            // meanwhile; the last stretch is slept exactly.
+            let deadline = commit + plan.delay;
+            let coarse = deadline.saturating_sub(Duration::from_millis(2));
+            pump(&conn, &mut queue, &mut state, |_| false, coarse.saturating_sub(clock.now()))?;
+            clock.sleep_until(deadline);
+            let signal_ns = now_ns();
+            device.signal(fence)?;
+            let signalled_ns = now_ns();
+            pump(&conn, &mut queue, &mut state, |s| s.shown[i].is_some(), plan.frame_limit)?;
+            (signal_ns, signalled_ns, signal_ns)
+        } else {
+            let (queued, done) = job.expect("a converter's job");
+            pump(&conn, &mut queue, &mut state, |s| s.shown[i].is_some(), plan.frame_limit)?;
+            let done = done.join().map_err(|_| anyhow::anyhow!("the DQBUF thread panicked"))??;
+            let job = converter.as_ref().map_or(Duration::ZERO, |c| c.job);
+            let earliest = (queued + job).saturating_sub(convert::TICK_SLACK);
+            let done_ns = done.as_nanos() as u64;
+            (earliest.as_nanos() as u64, done_ns, done_ns)
+        };
         if state.closed {
             bail!("the compositor closed the window");
         }
         let commit_ns = commit.as_nanos() as u64;
         let handoff_ns = state.synced[i].map(|t| t.saturating_sub(commit_ns));
-        let delay = signal_ns.saturating_sub(commit_ns);
+        let handoff = handoff_ns.unwrap_or(0);
+        let ms = |from: u64, to: u64| to.saturating_sub(from) as f64 / 1e6;
         frames.push(Frame {
             commit_ns,
             handoff_ns,
             signal_ns,
             signalled_ns,
             shown_ns: state.shown[i],
-            wait_bound_ms: signalled_ns.saturating_sub(commit_ns) as f64 / 1e6,
-            expected_wait_ms: delay.saturating_sub(handoff_ns.unwrap_or(0)) as f64 / 1e6,
+            wait_bound_ms: ms(commit_ns, signalled_ns),
+            wait_floor_ms: ms(commit_ns + handoff, signal_ns),
+            expected_wait_ms: ms(commit_ns + handoff, expected_ns),
         });
     }
     toplevel.destroy();
@@ -240,6 +290,10 @@ pub fn run(plan: &Plan) -> Result<Run> {
     let _ = conn.flush();
     let mut run = summarise(plan, state.dmabuf_version, modifier, frames);
     run.realtime = realtime;
+    if let Some(c) = &converter {
+        run.delay_ms = c.job.as_secs_f64() * 1e3;
+        run.mode = Some(c.mode.clone());
+    }
     Ok(run)
 }
 
@@ -248,10 +302,13 @@ fn summarise(plan: &Plan, dmabuf_version: u32, modifier: u64, frames: Vec<Frame>
     let after = frames.iter().filter(|f| f.shown_ns.is_some_and(|s| s > f.signal_ns)).count();
     let expected = median(frames.iter().map(|f| f.expected_wait_ms).collect());
     let bound = median(frames.iter().map(|f| f.wait_bound_ms).collect());
+    let floor = median(frames.iter().map(|f| f.wait_floor_ms).collect());
     let handoff =
         median(frames.iter().filter_map(|f| f.handoff_ns).map(|n| n as f64 / 1e6).collect());
     Run {
         delay_ms: plan.delay.as_secs_f64() * 1e3,
+        source: plan.converter.clone().unwrap_or_else(|| "vgem".into()),
+        mode: None,
         dmabuf_version,
         modifier: if modifier == MOD_LINEAR { "linear" } else { "invalid" }.into(),
         shown,
@@ -259,6 +316,7 @@ fn summarise(plan: &Plan, dmabuf_version: u32, modifier: u64, frames: Vec<Frame>
         lost: frames.len() as u32 - shown,
         frames,
         expected_wait_p50_ms: expected,
+        wait_floor_p50_ms: floor,
         wait_bound_p50_ms: bound,
         handoff_p50_ms: handoff,
         realtime: None,

@@ -1,8 +1,9 @@
 //! Scenarios on the source-built kernel (`--kernel 6.12-src`), where
 //! upstream drivers with the series (kernel/patches) make the fences: vim2m
-//! driven by the decoder-like m2m client, every mode recorded. Every boot on
-//! that kernel also passes the lockdep gate (crate::lockdep).
-use crate::scenario::Scenario;
+//! driven by the decoder-like m2m client, every mode recorded; and vim2m
+//! writing a Wayland client's buffers that KWin shows. Every boot on that
+//! kernel also passes the lockdep gate (crate::lockdep).
+use crate::scenario::{Compositor, KWIN, Scenario, compositor_guest, compositor_shell};
 
 /// Frames per mode.
 pub const VIM2M_FRAMES: u32 = 10;
@@ -33,6 +34,51 @@ for mode in {modes}; do run $mode; done
     );
     // Everything is built in: no module to load.
     let mut sc = Scenario::new("vim2m", "vim2m", script, 900);
+    sc.modules.clear();
+    sc
+}
+
+/// Frames per mode on KWin, and vim2m's job time there: long enough that a
+/// frame shown without waiting is seen to come before the job's end.
+pub const KWIN_VIM2M_FRAMES: u32 = 12;
+pub const KWIN_VIM2M_JOB_MS: u32 = 300;
+
+/// The series' fences into a real compositor: vim2m writes each frame of
+/// the Wayland client into its vgem buffer (imported as a DMABUF CAPTURE
+/// buffer), the client commits the buffer as the job starts, and KWin, which
+/// polls each buffer's dma-buf, meets the series' release fence (`queue`,
+/// `run`) or nothing (`none`). A fresh KWin for each mode.
+pub fn kwin_vim2m() -> Scenario {
+    let c: Compositor = KWIN;
+    let shell = compositor_shell(c);
+    let modes = VIM2M_MODES.join(" ");
+    let socket = c.socket;
+    let script = format!(
+        r#"P=/sys/module/vim2m/parameters
+[ -d $P ] || {{ echo "no vim2m in this kernel"; exit 1; }}
+echo {KWIN_VIM2M_JOB_MS} > $P/default_transtime
+{shell}
+run() {{ # MODE
+    echo $1 > $P/mode
+    start_compositor || exit 1
+    fs_start $1 /dev/null record --verify -o /tmp/$1.fsc || exit 1
+    WAYLAND_DISPLAY={socket} XDG_RUNTIME_DIR=/tmp/xdg fence-workload wayland --source vim2m \
+        --frames {KWIN_VIM2M_FRAMES} >/tmp/$1.json \
+        || {{ echo "the client failed on kwin, mode $1"; cat /tmp/compositor.log; exit 1; }}
+    fs_stop $1 || exit 1
+    stop_compositor
+    fencescope report /tmp/$1.fsc --format json >/tmp/$1.report.json || exit 1
+    fencescope report /tmp/$1.fsc >/tmp/$1.report.txt || exit 1
+    for f in $1.json $1.err $1.report.json $1.report.txt; do emit $f /tmp/$f; done
+}}
+for mode in {modes}; do run $mode; done
+fencescope compare /tmp/none.fsc /tmp/run.fsc >/tmp/compare.txt || exit 1
+emit compare.txt /tmp/compare.txt
+emit compositor.log /tmp/compositor.log
+"#
+    );
+    let mut sc = compositor_guest(Scenario::new("kwin-vim2m", "vim2m", script, 1200));
+    // Everything is built in: no module to load.
     sc.modules.clear();
     sc
 }

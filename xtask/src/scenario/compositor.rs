@@ -21,7 +21,7 @@ pub struct Compositor {
     /// How it asks for a buffer's fence (fencescope's wait style); `None`:
     /// it does not wait.
     pub style: Option<&'static str>,
-    socket: &'static str,
+    pub socket: &'static str,
     /// Shell run before it starts.
     prepare: &'static str,
     /// Its command line inside the root filesystem.
@@ -83,21 +83,44 @@ in_root() {
 }
 "#;
 
+/// Shell that defines `start_compositor` (starts `c` on the root
+/// filesystem and returns once its socket is there; T0 and T1 are when it
+/// started and when the socket came) and `stop_compositor`; KWin can crash
+/// as a client disconnects, so scenarios that run several clients start it
+/// afresh for each.
+pub fn compositor_shell(c: Compositor) -> String {
+    let Compositor { name, process, socket, prepare, command, .. } = c;
+    format!(
+        r#"{ROOT}
+{prepare}
+start_compositor() {{
+    T0=$(uptime_s)
+    in_root dbus-run-session -- {command} >>/tmp/compositor.log 2>&1 &
+    COMPOSITOR=$!
+    local n=0
+    until [ -S /tmp/xdg/{socket} ]; do
+        n=$((n + 1)); [ $n -gt 1200 ] && {{ echo "{name} made no socket"; cat /tmp/compositor.log; return 1; }}
+        sleep 0.1
+    done
+    T1=$(uptime_s)
+}}
+stop_compositor() {{
+    pkill -x {process}
+    wait $COMPOSITOR
+    rm -f /tmp/xdg/{socket} /tmp/xdg/{socket}.lock
+}}
+"#
+    )
+}
+
 /// `c` started on the root filesystem, the client's frames recorded; the
 /// live report (`live.txt`) is what `cargo xtask demo --compositor` prints.
 pub fn compositor(c: Compositor) -> Scenario {
-    let Compositor { name, socket, prepare, command, .. } = c;
+    let Compositor { name, socket, .. } = c;
+    let shell = compositor_shell(c);
     let script = format!(
-        r#"{ROOT}
-{prepare}
-T0=$(uptime_s)
-in_root dbus-run-session -- {command} >/tmp/compositor.log 2>&1 &
-n=0
-until [ -S /tmp/xdg/{socket} ]; do
-    n=$((n + 1)); [ $n -gt 1200 ] && {{ echo "{name} made no socket"; cat /tmp/compositor.log; exit 1; }}
-    sleep 0.1
-done
-T1=$(uptime_s)
+        r#"{shell}
+start_compositor || exit 1
 fencescope probe >/tmp/probe.txt 2>&1
 fs_start rec /tmp/live.txt record --verify -o /tmp/{name}.fsc --report text || exit 1
 WAYLAND_DISPLAY={socket} XDG_RUNTIME_DIR=/tmp/xdg fence-workload wayland \
@@ -110,7 +133,12 @@ echo "{{\"started_s\": $T0, \"socket_s\": $T1, \"done_s\": $(uptime_s)}}" >/tmp/
 for f in client.json report.json report.txt live.txt probe.txt timing.json rec.err compositor.log; do emit $f /tmp/$f; done
 "#
     );
-    let mut sc = Scenario::new(name, "vgem", script, 900);
+    compositor_guest(Scenario::new(name, "vgem", script, 900))
+}
+
+/// What every compositor guest needs: the root filesystem on a virtio disk,
+/// two vCPUs without icount, 4 GiB, no AVX.
+pub fn compositor_guest(mut sc: Scenario) -> Scenario {
     sc.modules.extend(["virtio_blk", "ext4"]);
     sc.machine.cpus = 2;
     sc.machine.memory_mb = 4096;

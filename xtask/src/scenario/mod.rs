@@ -114,6 +114,12 @@ pub const SCENARIOS: &[Entry] = &[
         make: crate::upstream::vim2m,
     },
     Entry {
+        name: "kwin-vim2m",
+        about: "KWin showing frames vim2m writes, waiting on the series' fences in each mode (kernel 6.12-src)",
+        fixture: None,
+        make: crate::upstream::kwin_vim2m,
+    },
+    Entry {
         name: "kwin",
         about: "KWin 6.3 (Debian 13) holding a Wayland client's frames until their vgem fences signal",
         fixture: None,
