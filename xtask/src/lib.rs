@@ -12,7 +12,6 @@ pub mod lockdep;
 pub mod qemu;
 pub mod rootfs;
 pub mod scenario;
-pub mod upstream;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

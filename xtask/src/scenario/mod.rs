@@ -22,12 +22,14 @@ use crate::workspace_root;
 mod bench;
 mod compositor;
 mod truth;
+mod upstream;
 mod v4l2;
 mod waits;
 
 pub use bench::*;
 pub use compositor::*;
 pub use truth::*;
+pub use upstream::*;
 pub use v4l2::*;
 pub use waits::*;
 
@@ -111,13 +113,13 @@ pub const SCENARIOS: &[Entry] = &[
         name: "vim2m",
         about: "the series' patches on upstream vim2m, each mode, lockdep on (kernel 6.12-src)",
         fixture: None,
-        make: crate::upstream::vim2m,
+        make: vim2m,
     },
     Entry {
         name: "kwin-vim2m",
         about: "KWin showing frames vim2m writes, waiting on the series' fences in each mode (kernel 6.12-src)",
         fixture: None,
-        make: crate::upstream::kwin_vim2m,
+        make: kwin_vim2m,
     },
     Entry {
         name: "kwin",

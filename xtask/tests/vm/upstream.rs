@@ -22,7 +22,7 @@ fn truth_on_6_12_src_x86_64() {
 #[test]
 #[ignore = "boots a VM: run with cargo xtask test"]
 fn vim2m_modes_on_6_12_src_x86_64() {
-    use xtask::upstream::{VIM2M_FRAMES, VIM2M_JOB_MS};
+    use xtask::scenario::{VIM2M_FRAMES, VIM2M_JOB_MS};
     let kernel = kernels::fetch(Series::V6_12Src, Arch::X86_64).expect("kernel");
     let bins = build::guest_bins(Arch::X86_64).expect("guest binaries");
     let boot = scenario::run(&scenario_named("vim2m"), &kernel, &bins).expect("boot");
@@ -70,7 +70,7 @@ fn vim2m_modes_on_6_12_src_x86_64() {
 #[ignore = "boots a VM: run with cargo xtask test"]
 fn kwin_waits_on_vim2m_release_fences_on_6_12_src_x86_64() {
     use xtask::scenario::KWIN;
-    use xtask::upstream::{KWIN_VIM2M_FRAMES, KWIN_VIM2M_JOB_MS};
+    use xtask::scenario::{KWIN_VIM2M_FRAMES, KWIN_VIM2M_JOB_MS};
     let kernel = kernels::fetch(Series::V6_12Src, Arch::X86_64).expect("kernel");
     let bins = build::guest_bins(Arch::X86_64).expect("guest binaries");
     let boot = scenario::run(&scenario_named("kwin-vim2m"), &kernel, &bins).expect("boot");

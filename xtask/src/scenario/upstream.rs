@@ -3,7 +3,7 @@
 //! driven by the decoder-like m2m client, every mode recorded; and vim2m
 //! writing a Wayland client's buffers that KWin shows. Every boot on that
 //! kernel also passes the lockdep gate (crate::lockdep).
-use crate::scenario::{Compositor, KWIN, Scenario, compositor_guest, compositor_shell};
+use super::{Compositor, KWIN, Scenario, compositor_guest, compositor_shell};
 
 /// Frames per mode.
 pub const VIM2M_FRAMES: u32 = 10;
