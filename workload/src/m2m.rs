@@ -31,12 +31,12 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::clock::{self, Clock};
+use crate::dmabuf::{export_sync_file, readable};
 use crate::uapi::{ioctl, owned};
 use crate::v4l2::{
     BUF_TYPE_VIDEO_CAPTURE, Buffer, ExportBuffer, MEMORY_MMAP, RequestBuffers, VIDIOC_DQBUF,
     VIDIOC_EXPBUF, VIDIOC_QBUF, VIDIOC_REQBUFS, VIDIOC_STREAMON, find_device,
 };
-use crate::vgem::{export_sync_file, readable};
 use crate::waiter::spawn_waiter;
 
 const BUF_TYPE_VIDEO_OUTPUT: u32 = 2;

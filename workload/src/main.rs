@@ -2,6 +2,7 @@
 //! timings are known, then prints that truth as JSON on stdout.
 mod clock;
 mod convert;
+mod dmabuf;
 mod m2m;
 mod smp;
 mod uapi;

@@ -15,7 +15,8 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
 use crate::clock::Clock;
-use crate::vgem::{Device, export_sync_file, readable};
+use crate::dmabuf::{export_sync_file, readable};
+use crate::vgem::Device;
 
 /// What to run.
 #[derive(Clone, Debug)]

@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
 use crate::clock::{self, Clock};
+use crate::dmabuf::{export_sync_file, readable};
 use crate::uapi::*;
 use crate::waiter::{Style, Token};
 
@@ -82,29 +83,6 @@ impl Device {
     }
 }
 
-/// `DMA_BUF_IOCTL_EXPORT_SYNC_FILE` for reading: the buffer's write fence.
-pub fn export_sync_file(dmabuf: &impl AsRawFd) -> Result<OwnedFd> {
-    let mut e = ExportSyncFile { flags: DMA_BUF_SYNC_READ, fd: -1 };
-    ioctl(dmabuf, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &mut e).context("EXPORT_SYNC_FILE")?;
-    Ok(owned(e.fd))
-}
-
-/// poll(POLLIN) with a timeout; true when readable (the fence signalled).
-pub fn readable(fd: &impl AsRawFd, timeout_ms: i32) -> Result<bool> {
-    let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-    loop {
-        // SAFETY: one valid pollfd.
-        let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
-        if r >= 0 {
-            return Ok(r > 0 && p.revents & libc::POLLIN != 0);
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(e.into());
-        }
-    }
-}
-
 /// Fences of one lifetime, asked for in one style.
 #[derive(Clone, Copy, Debug)]
 pub struct Class {
@@ -173,15 +151,6 @@ pub struct Imprecise {
 #[derive(Default)]
 struct Stamps {
     lifetimes: Vec<(f64, f64, f64)>,
-}
-
-pub(crate) fn pipe() -> Result<(File, File)> {
-    let mut fds = [0; 2];
-    // SAFETY: fds has room for the two descriptors.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        bail!("pipe: {}", std::io::Error::last_os_error());
-    }
-    Ok((File::from(owned(fds[0])), File::from(owned(fds[1]))))
 }
 
 pub fn run(plan: &Plan) -> Result<Truth> {

@@ -9,7 +9,8 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 
 use crate::clock::Clock;
-use crate::vgem::{export_sync_file, readable};
+use crate::dmabuf::{export_sync_file, readable};
+use crate::uapi::owned;
 
 /// How the waiter asks: the two ways a compositor waits on a client's
 /// buffer (poll the dma-buf, or export its fence as a sync file and poll
@@ -52,6 +53,16 @@ impl Style {
     }
 }
 
+/// A pipe, both ends close-on-exec: (read, write).
+fn pipe() -> Result<(File, File)> {
+    let mut fds = [0; 2];
+    // SAFETY: fds has room for the two descriptors.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        bail!("pipe: {}", std::io::Error::last_os_error());
+    }
+    Ok((File::from(owned(fds[0])), File::from(owned(fds[1]))))
+}
+
 /// Forks the compositor-like waiter, named `comm`, running `body` on its
 /// ends of two pipes (tokens in, acks out); returns its pid and the
 /// producer's ends. The child exits with `body`'s outcome and never returns.
@@ -59,8 +70,8 @@ pub fn spawn_waiter(
     comm: &str,
     body: impl FnOnce(File, File) -> Result<()>,
 ) -> Result<(libc::pid_t, File, File)> {
-    let (token_rx, token_tx) = crate::vgem::pipe()?;
-    let (ack_rx, ack_tx) = crate::vgem::pipe()?;
+    let (token_rx, token_tx) = pipe()?;
+    let (ack_rx, ack_tx) = pipe()?;
     // SAFETY: the workloads are single-threaded here; the child only uses
     // its own copies.
     let pid = unsafe { libc::fork() };

@@ -13,8 +13,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::hist::Latency;
-use crate::summary::LatencySummary;
+use crate::hist::{Latency, LatencySummary};
 
 /// How many worst examples each check keeps.
 pub const EXAMPLES: usize = 5;

@@ -1,7 +1,20 @@
 //! Latency histograms: hdrhistogram in nanoseconds, 3 significant digits.
 use hdrhistogram::Histogram;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-use crate::summary::LatencySummary;
+/// A latency distribution's figures, in nanoseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LatencySummary {
+    pub count: u64,
+    pub min_ns: u64,
+    pub mean_ns: u64,
+    pub p50_ns: u64,
+    pub p90_ns: u64,
+    pub p99_ns: u64,
+    pub p999_ns: u64,
+    pub max_ns: u64,
+}
 
 /// A latency distribution. Auto-resizing, so a histogram that only ever sees
 /// microseconds stays small, and a fence that lives an hour still fits.
