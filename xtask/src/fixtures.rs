@@ -9,7 +9,9 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::kernels::{self, Kernel, PrivateApt, Series};
+use crate::apt::{self, PrivateApt};
+use crate::kernel::{Kernel, Series};
+use crate::kernels;
 use crate::{Arch, cache, run, workspace_root};
 
 /// The series the fixtures are built for and loaded into.
@@ -33,10 +35,10 @@ fn headers(kernel: &Kernel) -> Result<PathBuf> {
         closure.iter().filter(|p| p.starts_with("linux-headers-")).cloned().collect();
     let kbuild: Vec<String> =
         closure.into_iter().filter(|p| p.starts_with("linux-kbuild-")).collect();
-    let tree = kernels::unpack(&apt, &headers, &root)?;
+    let tree = apt::unpack(&apt, &headers, &root)?;
     let host = PrivateApt::new(kernel.series, Arch::host())?;
     host.update()?;
-    let tools = kernels::unpack(&host, &kbuild, &root.join("kbuild"))?;
+    let tools = apt::unpack(&host, &kbuild, &root.join("kbuild"))?;
     copy_tree(&tools, &tree)?;
     relocate(&tree, &tree)?;
     if !dir.is_dir() {

@@ -19,7 +19,8 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
-use crate::kernels::{Kernel, PrivateApt, Series};
+use crate::apt::PrivateApt;
+use crate::kernel::{Kernel, Series};
 use crate::{Arch, cache, output, run, workspace_root};
 
 /// The Debian source package the kernel is built from.
@@ -128,7 +129,7 @@ fn source_tree(version: &str, apt: &mut Option<PrivateApt>) -> Result<PathBuf> {
     eprintln!("xtask: fetching Debian's {SOURCE_PACKAGE} {version} ({})", SOURCE_SERIES.suite());
     let a = private_apt(apt)?;
     let dl = root().join("download");
-    let tree = crate::kernels::unpack(a, &[SOURCE_PACKAGE.to_string()], &dl)?;
+    let tree = crate::apt::unpack(a, &[SOURCE_PACKAGE.to_string()], &dl)?;
     let tarball = fs::read_dir(tree.join("usr/src"))?
         .flatten()
         .map(|e| e.path())

@@ -1,5 +1,6 @@
 //! fencescope's developer tasks as a library, so the VM tests (tests/vm.rs)
 //! boot scenarios through the very code `cargo xtask vm` uses.
+pub mod apt;
 pub mod bench_report;
 pub mod build;
 pub mod cache;
@@ -7,6 +8,7 @@ pub mod dist;
 pub mod fixtures;
 pub mod initramfs;
 pub mod kbuild;
+pub mod kernel;
 pub mod kernels;
 pub mod lockdep;
 pub mod qemu;

@@ -77,7 +77,7 @@ pub fn ensure_built(arch: Arch) -> Result<Rootfs> {
         fs::remove_dir_all(&tree)?;
     }
     fs::create_dir_all(&dir)?;
-    let (uri, keyring) = crate::kernels::archive()?;
+    let (uri, keyring) = crate::apt::archive()?;
     eprintln!("xtask: building the {SUITE} root filesystem for the compositors (a few minutes)");
     // debootstrap lays down the base; apt inside it installs the rest, as
     // debootstrap's own resolver does not follow virtual packages.
