@@ -3,10 +3,6 @@
 //! library crates; each command below wires a source to an output.
 mod cli;
 mod cmd;
-mod metrics;
-mod setup;
-mod sink;
-mod source;
 mod verify;
 
 use clap::Parser;

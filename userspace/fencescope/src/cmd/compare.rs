@@ -4,7 +4,7 @@ use anyhow::Result;
 use fencescope_report::compare::render;
 
 use crate::cli::CompareArgs;
-use crate::source::replay;
+use fencescope_stream::source::replay;
 
 pub(crate) fn run(a: &CompareArgs) -> Result<i32> {
     let (before, bi) = replay(&a.before, a.filter.filter())?;

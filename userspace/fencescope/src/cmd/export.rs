@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use fencescope_report::perfetto::perfetto_json;
 
 use crate::cli::ExportArgs;
-use crate::source::replay_into;
+use fencescope_stream::source::replay_into;
 
 pub(crate) fn run(a: &ExportArgs) -> Result<i32> {
     let (engine, info) = replay_into(&a.file, a.filter.filter(), |e| e.with_trace())?;

@@ -8,7 +8,7 @@ use fencescope_report::flamegraph::{
 };
 
 use crate::cli::{FilterArgs, FlamegraphArgs};
-use crate::source::replay_into;
+use fencescope_stream::source::replay_into;
 
 pub(crate) fn run(a: &FlamegraphArgs) -> Result<i32> {
     let what = if a.lifetimes { "Fence lifetimes" } else { "Time waited on fences" };

@@ -3,22 +3,21 @@ use anyhow::Result;
 use fencescope_loader::kernel;
 
 use crate::cli::RecordArgs;
-use crate::metrics::Metrics;
-use crate::setup::EngineSetup;
-use crate::sink::{CaptureFile, Fanout};
-use crate::source::{self, Source};
 use crate::verify::{self, Verify};
+use fencescope_stream::setup::EngineSetup;
+use fencescope_stream::sink::{CaptureFile, Fanout};
+use fencescope_stream::source::Source;
 
 pub(crate) fn run(a: &RecordArgs, use_btf: bool) -> Result<i32> {
     CaptureFile::check(&a.output)?;
     // Bound before attaching: a taken port fails before anything is recorded.
-    let (metrics, listener) = Metrics::from_args(&a.metrics)?.unzip();
+    let (metrics, listener) = super::metrics(&a.metrics)?.unzip();
     let mut verify = Verify::start(&a.live)?;
-    let session = source::open(&a.live, use_btf)?;
+    let session = super::open(&a.live, use_btf)?;
     if let Some(v) = verify.as_mut() {
         v.attached();
     }
-    let capture = CaptureFile::create(&a.output, &session)?;
+    let capture = CaptureFile::create(&a.output, &session, super::TOOL_VERSION)?;
     let filter = a.live.filter.filter();
     let filter = verify.as_ref().map_or(filter.clone(), |v| v.filter(filter));
     let mut fan = Fanout::new(EngineSetup::of(&session).engine(filter.clone()));

@@ -5,7 +5,7 @@ use fencescope_capture as capture;
 use fencescope_engine::Event;
 
 use crate::cli::{DumpArgs, Format, ReportArgs};
-use crate::source::replay_into;
+use fencescope_stream::source::replay_into;
 
 pub(crate) fn run(a: &ReportArgs) -> Result<i32> {
     let n = a.stages.unwrap_or(0);

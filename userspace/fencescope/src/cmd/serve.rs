@@ -3,10 +3,10 @@
 use anyhow::Result;
 
 use crate::cli::ServeArgs;
-use crate::metrics::Metrics;
-use crate::setup::EngineSetup;
-use crate::sink::Fanout;
-use crate::source::{self, Source};
+use fencescope_stream::metrics::Metrics;
+use fencescope_stream::setup::EngineSetup;
+use fencescope_stream::sink::Fanout;
+use fencescope_stream::source::{self, Source};
 
 pub(crate) fn run(a: &ServeArgs, use_btf: bool) -> Result<i32> {
     let (mut metrics, listener) = Metrics::bind(a.listen, a.max_series)?;
@@ -17,7 +17,7 @@ pub(crate) fn run(a: &ServeArgs, use_btf: bool) -> Result<i32> {
             (Source::Idle, engine)
         }
         None => {
-            let session = source::open(&a.live, use_btf)?;
+            let session = super::open(&a.live, use_btf)?;
             let engine = EngineSetup::of(&session).engine(a.live.filter.filter());
             (Source::Live(Box::new(session)), engine)
         }

@@ -16,11 +16,10 @@ use fencescope_loader::kernel;
 use fencescope_loader::live::Flow;
 
 use crate::cli::TopArgs;
-use crate::metrics::Metrics;
-use crate::setup::EngineSetup;
-use crate::sink::{CaptureFile, Fanout, View};
-use crate::source::{self, Source};
 use crate::verify::{self, Verify};
+use fencescope_stream::setup::EngineSetup;
+use fencescope_stream::sink::{CaptureFile, Fanout, View};
+use fencescope_stream::source::{self, Source};
 
 /// The oldest unsignalled fences listed.
 const OLDEST: usize = 8;
@@ -169,17 +168,17 @@ impl View for Ui {
 }
 
 fn live(a: &TopArgs, use_btf: bool) -> Result<i32> {
-    let (metrics, listener) = Metrics::from_args(&a.metrics)?.unzip();
+    let (metrics, listener) = super::metrics(&a.metrics)?.unzip();
     if let Some(path) = &a.output {
         CaptureFile::check(path)?;
     }
     let mut verify = Verify::start(&a.live)?;
-    let session = source::open(&a.live, use_btf)?;
+    let session = super::open(&a.live, use_btf)?;
     if let Some(v) = verify.as_mut() {
         v.attached();
     }
     let capture = match &a.output {
-        Some(path) => Some(CaptureFile::create(path, &session)?),
+        Some(path) => Some(CaptureFile::create(path, &session, super::TOOL_VERSION)?),
         None => None,
     };
     let title = format!("live {}, {}", kernel::release(), session.attached.mode);
@@ -206,7 +205,7 @@ fn live(a: &TopArgs, use_btf: bool) -> Result<i32> {
 /// stops while the screen is paused. Headless, it ends with the capture;
 /// on a terminal the last screen stays until `q`.
 fn replay(a: &TopArgs, path: &Path) -> Result<i32> {
-    let (metrics, listener) = Metrics::from_args(&a.metrics)?.unzip();
+    let (metrics, listener) = super::metrics(&a.metrics)?.unzip();
     let (cap, setup) = source::open_capture(path)?;
     // A first pass (one chunk at a time, nothing kept) tells whether the
     // capture was cut short and where it starts, for the title.

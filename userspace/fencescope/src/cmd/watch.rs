@@ -8,11 +8,10 @@ use fencescope_loader::kernel;
 use fencescope_loader::live::Flow;
 
 use crate::cli::{Format, WatchArgs};
-use crate::metrics::Metrics;
-use crate::setup::EngineSetup;
-use crate::sink::{Fanout, View};
-use crate::source::{self, Source};
 use crate::verify::{self, Verify};
+use fencescope_stream::setup::EngineSetup;
+use fencescope_stream::sink::{Fanout, View};
+use fencescope_stream::source::Source;
 
 /// `--interval`: when the next report is due, how many are left.
 struct Interval {
@@ -52,14 +51,14 @@ impl View for Interval {
 }
 
 pub(crate) fn run(a: &WatchArgs, use_btf: bool) -> Result<i32> {
-    let (metrics, listener) = Metrics::from_args(&a.metrics)?.unzip();
+    let (metrics, listener) = super::metrics(&a.metrics)?.unzip();
     if a.live.verify && a.interval.is_some() {
         anyhow::bail!(
             "--verify checks the whole run: drop --interval, whose reports restart the counts"
         );
     }
     let mut verify = Verify::start(&a.live)?;
-    let session = source::open(&a.live, use_btf)?;
+    let session = super::open(&a.live, use_btf)?;
     if let Some(v) = verify.as_mut() {
         v.attached();
     }

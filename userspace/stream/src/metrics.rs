@@ -7,10 +7,8 @@ use anyhow::{Result, anyhow};
 use fencescope_engine::Engine;
 use fencescope_metrics::http::{self, Published};
 
-use crate::cli::MetricsArgs;
-
 /// Publishes the engine's figures for the endpoint.
-pub(crate) struct Metrics {
+pub struct Metrics {
     published: Published,
     max_series: usize,
     next: Instant,
@@ -19,7 +17,7 @@ pub(crate) struct Metrics {
 impl Metrics {
     /// Binds the endpoint (a busy port fails here, before any probe is
     /// attached) and returns the publisher and the listener to serve.
-    pub(crate) fn bind(
+    pub fn bind(
         addr: std::net::SocketAddr,
         max_series: usize,
     ) -> Result<(Metrics, std::net::TcpListener)> {
@@ -29,12 +27,8 @@ impl Metrics {
         Ok((m, listener))
     }
 
-    pub(crate) fn from_args(a: &MetricsArgs) -> Result<Option<(Metrics, std::net::TcpListener)>> {
-        a.serve.map(|addr| Metrics::bind(addr, a.max_series)).transpose()
-    }
-
     /// New figures, at most once a second unless `force`.
-    pub(crate) fn publish(&mut self, engine: &Engine, force: bool) {
+    pub fn publish(&mut self, engine: &Engine, force: bool) {
         if !force && Instant::now() < self.next {
             return;
         }
@@ -48,7 +42,7 @@ impl Metrics {
     }
 
     /// Starts answering on `listener` in the current tokio runtime.
-    pub(crate) fn spawn(&self, listener: std::net::TcpListener) {
+    pub fn spawn(&self, listener: std::net::TcpListener) {
         let published = self.published.clone();
         tokio::spawn(async move {
             if let Err(e) = http::serve(listener, published).await {

@@ -8,14 +8,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use fencescope_capture as capture;
 use fencescope_engine::{Engine, Event, Filter};
-use fencescope_loader::live::{BenchSwitches, Flow, Session};
+use fencescope_loader::live::{Flow, Session};
 
-use crate::cli::LiveArgs;
 use crate::setup::EngineSetup;
 use crate::sink::{Fanout, View};
 
 /// Where a streamed command's events come from.
-pub(crate) enum Source {
+pub enum Source {
     /// The kernel's ring buffer, until stopped.
     Live(Box<Session>),
     /// A capture's events at their recorded pace (times `speed`), on a
@@ -23,7 +22,14 @@ pub(crate) enum Source {
     /// once every event is fed. The events arrive through a bounded
     /// channel from a thread reading the capture chunk by chunk, so a
     /// capture of any size replays in bounded memory.
-    Paced { events: std::sync::mpsc::Receiver<Event>, speed: f64, to_end: bool },
+    Paced {
+        /// The capture's events, in order.
+        events: std::sync::mpsc::Receiver<Event>,
+        /// How many times the recorded pace.
+        speed: f64,
+        /// End once every event is fed, rather than serve on.
+        to_end: bool,
+    },
     /// Nothing more to feed (the engine has it all): serve until stopped.
     Idle,
 }
@@ -31,7 +37,7 @@ pub(crate) enum Source {
 impl Source {
     /// Streams into `fan` until Ctrl-C, SIGTERM, SIGHUP, `duration` or the
     /// view's `Flow::Stop`; serves `--serve`'s endpoint beside it.
-    pub(crate) fn run<V: View>(
+    pub fn run<V: View>(
         self,
         duration: Option<f64>,
         fan: &mut Fanout<V>,
@@ -97,7 +103,7 @@ async fn paced<V: View>(
 
 /// Decodes `cap` in a thread into a bounded channel, for [`Source::Paced`]:
 /// only the channel's events and one chunk are in memory at a time.
-pub(crate) fn stream_events(cap: capture::Capture) -> std::sync::mpsc::Receiver<Event> {
+pub fn stream_events(cap: capture::Capture) -> std::sync::mpsc::Receiver<Event> {
     let (tx, rx) = std::sync::mpsc::sync_channel(1 << 16);
     std::thread::spawn(move || {
         decode_each(&cap, "showing", |ev| {
@@ -108,7 +114,8 @@ pub(crate) fn stream_events(cap: capture::Capture) -> std::sync::mpsc::Receiver<
     rx
 }
 
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
+/// The single-threaded tokio runtime the streams and the endpoint run on.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting tokio")
 }
 
@@ -131,28 +138,14 @@ async fn stop(duration: Option<f64>) {
     }
 }
 
-/// Attaches a live session, saying what it watches and what it cannot.
-pub(crate) fn open(live: &LiveArgs, use_btf: bool) -> Result<Session> {
-    let bench =
-        BenchSwitches { defer_reading: live.defer_reading, emit_nothing: live.emit_nothing };
-    let session = Session::open(live.attach, use_btf, live.ring_mb, bench, &live.arm_hook)?;
-    let hooks: Vec<String> =
-        session.attached.hooks.iter().map(|(h, w)| format!("{h}: {w}")).collect();
-    eprintln!("fencescope: watching ({}); Ctrl-C to stop", hooks.join(", "));
-    for (hook, why) in &session.attached.missing {
-        eprintln!("fencescope: warning: not watching {hook}: {why}");
-    }
-    Ok(session)
-}
-
 /// Replays a capture into an engine set up as the live run's was; warns on
 /// stderr where the capture stops early.
-pub(crate) fn replay(path: &Path, filter: Filter) -> Result<(Engine, capture::Info)> {
+pub fn replay(path: &Path, filter: Filter) -> Result<(Engine, capture::Info)> {
     replay_into(path, filter, |e| e)
 }
 
 /// [`replay`] into an engine `setup_more` adjusts (e.g. to keep stacks).
-pub(crate) fn replay_into(
+pub fn replay_into(
     path: &Path,
     filter: Filter,
     setup_more: impl FnOnce(Engine) -> Engine,
@@ -164,7 +157,7 @@ pub(crate) fn replay_into(
 }
 
 /// A capture, and how the engine must read it (as the live run did).
-pub(crate) fn open_capture(path: &Path) -> Result<(capture::Capture, EngineSetup)> {
+pub fn open_capture(path: &Path) -> Result<(capture::Capture, EngineSetup)> {
     let cap = capture::read(path)?;
     let setup: EngineSetup = serde_json::from_value(cap.info.engine.clone()).unwrap_or_default();
     Ok((cap, setup))
@@ -173,11 +166,7 @@ pub(crate) fn open_capture(path: &Path) -> Result<(capture::Capture, EngineSetup
 /// Decodes every record of `cap` into `each`; warns on stderr where the
 /// capture stops early ("`doing` N records") or records do not decode.
 /// Returns whether it was cut short.
-pub(crate) fn decode_each(
-    cap: &capture::Capture,
-    doing: &str,
-    mut each: impl FnMut(Event),
-) -> bool {
+pub fn decode_each(cap: &capture::Capture, doing: &str, mut each: impl FnMut(Event)) -> bool {
     let mut malformed = 0u64;
     let outcome = cap.for_each(|rec| match Event::decode(rec) {
         Ok(ev) => each(ev),

@@ -7,20 +7,25 @@ use fencescope_loader::live::Session;
 /// How the engine must read a session's records; kept in captures so a
 /// replay reads them the same way.
 #[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
-pub(crate) struct EngineSetup {
-    pub(crate) symbols: fencescope_engine::Symbols,
-    pub(crate) names_are_inits: bool,
+pub struct EngineSetup {
+    /// Which kernel functions the session's wait and arm addresses name.
+    pub symbols: fencescope_engine::Symbols,
+    /// Whether fences are keyed by (context, seqno) from the classic
+    /// tracepoint records rather than by address.
+    pub names_are_inits: bool,
 }
 
 impl EngineSetup {
-    pub(crate) fn of(session: &Session) -> Self {
+    /// How `session`'s records must be read.
+    pub fn of(session: &Session) -> Self {
         EngineSetup {
             symbols: session.symbols,
             names_are_inits: session.attached.names_are_inits(),
         }
     }
 
-    pub(crate) fn engine(&self, filter: Filter) -> Engine {
+    /// A fresh engine that reads records this way, keeping what `filter` keeps.
+    pub fn engine(&self, filter: Filter) -> Engine {
         Engine::default()
             .with_filter(filter)
             .with_symbols(self.symbols)

@@ -15,7 +15,7 @@ use crate::metrics::Metrics;
 use crate::setup::EngineSetup;
 
 /// Something shown from the engine's figures as the stream goes.
-pub(crate) trait View {
+pub trait View {
     /// Periodic (twenty times a second), and once more with `force` at the
     /// end; `now_ns` is the stream's clock (the kernel's, or the replay's).
     fn tick(&mut self, engine: &mut Engine, now_ns: u64, force: bool) -> Result<Flow>;
@@ -44,32 +44,36 @@ impl<V: View> View for Option<V> {
 }
 
 /// The engine and every output beside it.
-pub(crate) struct Fanout<V = ()> {
-    pub(crate) engine: Engine,
+pub struct Fanout<V = ()> {
+    /// Pairing and statistics: every record goes here first.
+    pub engine: Engine,
     /// `--serve`: the figures published for the metrics endpoint.
-    pub(crate) metrics: Option<Metrics>,
+    pub metrics: Option<Metrics>,
     /// `-o`: the raw records, written as they come.
-    pub(crate) capture: Option<CaptureFile>,
-    pub(crate) view: V,
+    pub capture: Option<CaptureFile>,
+    /// What shows the figures as they come (`()` for none).
+    pub view: V,
     /// Records that did not decode (a schema mismatch between the object
     /// and this binary, which the build prevents).
     malformed: u64,
 }
 
 impl Fanout<()> {
-    pub(crate) fn new(engine: Engine) -> Self {
+    /// `engine` alone: no capture, no endpoint, no view.
+    pub fn new(engine: Engine) -> Self {
         Fanout { engine, metrics: None, capture: None, view: (), malformed: 0 }
     }
 }
 
 impl<V: View> Fanout<V> {
-    pub(crate) fn with_view<W: View>(self, view: W) -> Fanout<W> {
+    /// The same fan-out, showing its figures in `view`.
+    pub fn with_view<W: View>(self, view: W) -> Fanout<W> {
         let Fanout { engine, metrics, capture, malformed, .. } = self;
         Fanout { engine, metrics, capture, view, malformed }
     }
 
     /// Publishes the figures and lets the view show them.
-    pub(crate) fn tick_at(&mut self, now_ns: u64) -> Result<Flow> {
+    pub fn tick_at(&mut self, now_ns: u64) -> Result<Flow> {
         if let Some(m) = self.metrics.as_mut() {
             m.publish(&self.engine, false);
         }
@@ -77,19 +81,20 @@ impl<V: View> Fanout<V> {
     }
 
     /// The view's last frame, at `now_ns`, whatever the stream's end was.
-    pub(crate) fn last_tick(&mut self, now_ns: u64) -> Result<Flow> {
+    pub fn last_tick(&mut self, now_ns: u64) -> Result<Flow> {
         self.view.tick(&mut self.engine, now_ns, true)
     }
 
     /// Writes the capture's end (if any), saying what was recorded.
-    pub(crate) fn finish_capture(&mut self, path: Option<&Path>) -> Result<()> {
+    pub fn finish_capture(&mut self, path: Option<&Path>) -> Result<()> {
         if let (Some(c), Some(path)) = (self.capture.take(), path) {
             c.finish(path, self.engine.summary().dropped)?;
         }
         Ok(())
     }
 
-    pub(crate) fn warn(&self) {
+    /// Says on stderr how many records did not decode, if any did not.
+    pub fn warn(&self) {
         if self.malformed > 0 {
             eprintln!(
                 "fencescope: warning: {} records did not decode and were skipped",
@@ -120,7 +125,7 @@ impl<V: View> Sink for Fanout<V> {
 
 /// A capture being written beside a live view, flushed every second so a
 /// killed recorder loses at most the last second.
-pub(crate) struct CaptureFile {
+pub struct CaptureFile {
     writer: Writer,
     error: Option<std::io::Error>,
     next_flush: std::time::Instant,
@@ -129,7 +134,7 @@ pub(crate) struct CaptureFile {
 impl CaptureFile {
     /// Fails, before anything attaches, where `path` could not be written:
     /// a user finds out at once, not after every probe loaded.
-    pub(crate) fn check(path: &Path) -> Result<()> {
+    pub fn check(path: &Path) -> Result<()> {
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
@@ -157,8 +162,10 @@ impl CaptureFile {
         Ok(())
     }
 
-    pub(crate) fn create(path: &Path, session: &Session) -> Result<CaptureFile> {
-        let writer = Writer::create(path, &info(session)?)
+    /// Starts the capture of `session` at `path`, its header naming the
+    /// recording tool's `tool_version`.
+    pub fn create(path: &Path, session: &Session, tool_version: &str) -> Result<CaptureFile> {
+        let writer = Writer::create(path, &info(session, tool_version)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
         let next_flush = std::time::Instant::now() + Duration::from_secs(1);
         Ok(CaptureFile { writer, error: None, next_flush })
@@ -195,10 +202,10 @@ impl CaptureFile {
     }
 }
 
-fn info(session: &Session) -> Result<Info> {
+fn info(session: &Session, tool_version: &str) -> Result<Info> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     Ok(Info {
-        tool_version: env!("CARGO_PKG_VERSION").into(),
+        tool_version: tool_version.into(),
         schema_version: fencescope_schema::SCHEMA_VERSION,
         kernel_release: kernel::release(),
         machine: kernel::machine(),
