@@ -17,14 +17,7 @@ fn record(i: u64) -> Vec<u8> {
         },
         fence: 0xffff_0000 + i,
     };
-    // SAFETY: repr(C) plain data with explicit padding.
-    unsafe {
-        std::slice::from_raw_parts(
-            (&r as *const FenceDestroy).cast::<u8>(),
-            size_of::<FenceDestroy>(),
-        )
-    }
-    .to_vec()
+    bytemuck::bytes_of(&r).to_vec()
 }
 
 fn temp(tag: &str) -> std::path::PathBuf {

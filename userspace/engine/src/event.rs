@@ -162,11 +162,10 @@ pub enum DecodeError {
     Length { kind: Kind, got: usize, want: usize },
 }
 
-fn read<T: Copy>(bytes: &[u8]) -> T {
-    debug_assert!(bytes.len() >= size_of::<T>());
-    // SAFETY: length checked by the caller; T is a repr(C) plain-data schema
-    // type valid for any bit pattern; read_unaligned needs no alignment.
-    unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) }
+/// A record out of a ring buffer or a capture chunk, at any alignment (the
+/// caller has checked the length).
+fn read<T: bytemuck::Pod>(bytes: &[u8]) -> T {
+    bytemuck::pod_read_unaligned(&bytes[..size_of::<T>()])
 }
 
 fn call(header: schema::Header, phase: Phase, object: u64, arg: u64, ret: i64) -> schema::Call {
@@ -277,13 +276,8 @@ impl Event {
             tid: m.tid,
             comm: m.comm.0,
         };
-        fn push<T: Copy>(out: &mut Vec<u8>, v: T) {
-            // SAFETY: schema types are repr(C) with explicit padding fields,
-            // so every byte of the image is initialised.
-            let bytes = unsafe {
-                std::slice::from_raw_parts((&v as *const T).cast::<u8>(), size_of::<T>())
-            };
-            out.extend_from_slice(bytes);
+        fn push<T: bytemuck::Pod>(out: &mut Vec<u8>, v: T) {
+            out.extend_from_slice(bytemuck::bytes_of(&v));
         }
         match self.body {
             Body::FenceInit { fence, context, seqno } => push(

@@ -10,6 +10,9 @@
 #![deny(missing_docs)]
 #![no_std]
 
+use bytemuck::{Pod, Zeroable};
+use num_enum::TryFromPrimitive;
+
 /// Version of the record layouts below.
 pub const SCHEMA_VERSION: u32 = 3;
 
@@ -20,7 +23,7 @@ pub const COMM_LEN: usize = 16;
 
 /// What kind of record follows a [`Header`].
 #[repr(u16)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, TryFromPrimitive)]
 pub enum Kind {
     /// A fence was initialised ([`FenceInit`]).
     FenceInit = 1,
@@ -58,25 +61,8 @@ pub enum Kind {
 
 impl Kind {
     /// The kind of a `Header::kind` value; None for one this schema does not know.
-    pub const fn from_u16(v: u16) -> Option<Kind> {
-        match v {
-            1 => Some(Kind::FenceInit),
-            2 => Some(Kind::FenceNames),
-            3 => Some(Kind::FenceSignaled),
-            4 => Some(Kind::FenceDestroy),
-            5 => Some(Kind::ResvAdd),
-            6 => Some(Kind::Export),
-            7 => Some(Kind::SyncFile),
-            8 => Some(Kind::DmaBufPoll),
-            9 => Some(Kind::AddCallback),
-            10 => Some(Kind::Vb2Done),
-            11 => Some(Kind::FenceWait),
-            12 => Some(Kind::Vb2Buf),
-            13 => Some(Kind::ArrayCreate),
-            14 => Some(Kind::Arm),
-            100 => Some(Kind::Drops),
-            _ => None,
-        }
+    pub fn from_u16(v: u16) -> Option<Kind> {
+        Kind::try_from(v).ok()
     }
 
     /// What a report calls records of this kind.
@@ -123,7 +109,7 @@ impl Kind {
 /// Which kind of attachment produced a record: the same hook can be watched
 /// several ways, and the figures may differ between them.
 #[repr(u8)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, TryFromPrimitive)]
 pub enum Via {
     /// A classic tracepoint (perf event).
     Tracepoint = 1,
@@ -137,20 +123,14 @@ pub enum Via {
 
 impl Via {
     /// The attachment of a `Header::via` value; None where unknown.
-    pub const fn from_u8(v: u8) -> Option<Via> {
-        match v {
-            1 => Some(Via::Tracepoint),
-            2 => Some(Via::RawTracepoint),
-            3 => Some(Via::Kprobe),
-            4 => Some(Via::Fentry),
-            _ => None,
-        }
+    pub fn from_u8(v: u8) -> Option<Via> {
+        Via::try_from(v).ok()
     }
 }
 
 /// Common prefix of every record: when, where and who.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
 pub struct Header {
     /// A [`Kind`] value.
     pub kind: u16,
@@ -172,7 +152,7 @@ pub struct Header {
 
 /// `dma_fence_init`: a fence is born. Keyed by its address.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
 pub struct FenceInit {
     /// When, where and who.
     pub header: Header,
@@ -188,7 +168,7 @@ pub struct FenceInit {
 /// and timeline strings but only 32-bit context and seqno and no pointer. The
 /// engine joins it to the [`FenceInit`] of the same call.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
 pub struct FenceNames {
     /// When, where and who.
     pub header: Header,
@@ -204,7 +184,7 @@ pub struct FenceNames {
 
 /// `dma_fence_signaled`: the fence's end of life as its waiters see it.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
 pub struct FenceSignaled {
     /// When, where and who.
     pub header: Header,
@@ -218,7 +198,7 @@ pub struct FenceSignaled {
 
 /// `dma_fence_destroy`: the last reference to the fence went.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
 pub struct FenceDestroy {
     /// When, where and who.
     pub header: Header,
@@ -229,7 +209,7 @@ pub struct FenceDestroy {
 /// The arm hook's call: its first argument, which is the fence when the
 /// hook takes one (fencefix_arm), else the driver's job context.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
 pub struct Arm {
     /// When, where and who.
     pub header: Header,
@@ -239,7 +219,7 @@ pub struct Arm {
 
 /// `dma_resv_add_fence(resv, fence, usage)`.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
 pub struct ResvAdd {
     /// When, where and who.
     pub header: Header,
@@ -255,7 +235,7 @@ pub struct ResvAdd {
 
 /// Entry or return of a kernel function the tool brackets.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
 pub struct Call {
     /// When, where and who.
     pub header: Header,
@@ -279,7 +259,7 @@ pub const PHASE_RETURN: u32 = 1;
 
 /// `dma_fence_add_callback(fence, cb, func)`: `func` says who waits.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
 pub struct AddCallback {
     /// When, where and who.
     pub header: Header,
@@ -291,7 +271,7 @@ pub struct AddCallback {
 
 /// `dma_fence_wait_start`/`_end`: a wait inside the kernel.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
 pub struct FenceWait {
     /// When, where and who.
     pub header: Header,
@@ -305,7 +285,7 @@ pub struct FenceWait {
 
 /// A videobuf2 tracepoint: the buffer and its queue.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
 pub struct Vb2Buf {
     /// When, where and who.
     pub header: Header,
@@ -326,7 +306,7 @@ pub const ARRAY_MEMBERS: usize = 16;
 /// `dma_fence_array_create(num, fences, …)` on entry: what the array (whose
 /// init follows on the same thread) will hold.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
 pub struct ArrayCreate {
     /// When, where and who.
     pub header: Header,
@@ -359,7 +339,7 @@ pub const DROP_SLOTS: u32 = 16;
 /// indexed by [`Kind`] value (0 unused). Userspace writes one whenever the
 /// counts change, so a capture keeps its losses beside its events.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
 pub struct Drops {
     /// When, where and who.
     pub header: Header,
@@ -401,24 +381,6 @@ pub mod globals {
     pub const WAKEUP_BYTES: &str = "WAKEUP_BYTES";
     /// 0: programs emit nothing (a benchmark's measure of the hooks alone).
     pub const EMIT: &str = "EMIT";
-}
-
-#[cfg(feature = "user")]
-mod pod {
-    // SAFETY: all are repr(C) plain data with explicit padding.
-    unsafe impl aya::Pod for super::Header {}
-    unsafe impl aya::Pod for super::FenceInit {}
-    unsafe impl aya::Pod for super::FenceNames {}
-    unsafe impl aya::Pod for super::FenceSignaled {}
-    unsafe impl aya::Pod for super::FenceDestroy {}
-    unsafe impl aya::Pod for super::Arm {}
-    unsafe impl aya::Pod for super::Drops {}
-    unsafe impl aya::Pod for super::ResvAdd {}
-    unsafe impl aya::Pod for super::Call {}
-    unsafe impl aya::Pod for super::AddCallback {}
-    unsafe impl aya::Pod for super::FenceWait {}
-    unsafe impl aya::Pod for super::Vb2Buf {}
-    unsafe impl aya::Pod for super::ArrayCreate {}
 }
 
 #[cfg(test)]
