@@ -2,6 +2,8 @@
 //! the lifetime asked for, so the producer must hit it closely.
 use std::time::Duration;
 
+use anyhow::{Result, bail};
+
 /// Nanosecond timer slack instead of the default 50 µs.
 pub fn tighten_timer_slack() {
     // SAFETY: prctl with integer arguments only.
@@ -21,6 +23,25 @@ pub fn realtime(priority: i32) -> Result<(), String> {
         return Ok(());
     }
     Err(std::io::Error::last_os_error().to_string())
+}
+
+/// Pins the calling thread to `cpu` (modulo the CPUs online).
+pub fn pin(cpu: usize) -> Result<usize> {
+    let n = cpus();
+    let cpu = cpu % n;
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET stays in it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) != 0 {
+            bail!("sched_setaffinity({cpu}): {}", std::io::Error::last_os_error());
+        }
+    }
+    Ok(cpu)
+}
+
+pub fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// CLOCK_MONOTONIC, the clock bpf_ktime_get_ns() reads too.

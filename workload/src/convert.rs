@@ -147,8 +147,10 @@ impl Converter {
 
     /// Queues a job writing `dmabuf` as CAPTURE buffer `index`: its OUTPUT
     /// first, as a decoder has its bitstream before a frame to decode into,
-    /// so the job starts as the CAPTURE buffer is queued. Returns when the
-    /// CAPTURE buffer was queued.
+    /// so the job starts as the CAPTURE buffer is queued. vim2m runs the job
+    /// inside that QBUF (it converts the frame, then finishes the job its
+    /// transaction time later), so the returned time, the QBUF's return, is
+    /// the earliest its transaction time can start from.
     pub fn start(&self, index: u32, dmabuf: BorrowedFd) -> Result<Duration> {
         let mut out = Buffer {
             index,
@@ -167,9 +169,8 @@ impl Converter {
             length: self.size,
             ..Default::default()
         };
-        let queued = Clock::monotonic().now();
         ioctl(&self.node, VIDIOC_QBUF, &mut cap).context("QBUF CAPTURE (DMABUF)")?;
-        Ok(queued)
+        Ok(Clock::monotonic().now())
     }
 
     /// A thread that waits for the job's CAPTURE buffer and then its OUTPUT,

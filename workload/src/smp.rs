@@ -15,6 +15,7 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
 use crate::clock::Clock;
+use crate::clock::{cpus, pin};
 use crate::dmabuf::{export_sync_file, readable};
 use crate::vgem::Device;
 
@@ -56,25 +57,6 @@ struct Job {
     deadline: Duration,
     fence: u32,
     done: SyncSender<usize>,
-}
-
-/// Pins the calling thread to `cpu` (modulo the CPUs online).
-fn pin(cpu: usize) -> Result<usize> {
-    let n = cpus();
-    let cpu = cpu % n;
-    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET stays in it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        if libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) != 0 {
-            bail!("sched_setaffinity({cpu}): {}", std::io::Error::last_os_error());
-        }
-    }
-    Ok(cpu)
-}
-
-fn cpus() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn current_cpu() -> usize {

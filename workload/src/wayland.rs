@@ -71,7 +71,7 @@ pub struct Frame {
     pub handoff_ns: Option<u64>,
     /// The earliest and the latest the fence can have signalled: right
     /// before and after the signal ioctl; with a converter, its job time
-    /// (less a tick) after the CAPTURE buffer was queued, and when the
+    /// (less a tick) after the CAPTURE buffer's QBUF returned, and when the
     /// buffer came back from the driver.
     pub signal_ns: u64,
     pub signalled_ns: u64,
@@ -197,6 +197,10 @@ pub fn run(plan: &Plan) -> Result<Run> {
     }
     let converter = match &plan.converter {
         Some(driver) => {
+            // The converter finishes its job in a kworker on the CPU that
+            // queued it; the thread waiting for the buffer (DQBUF) wakes
+            // soonest on that CPU too.
+            crate::clock::pin(0)?;
             let pitch = buffers[0].0.pitch;
             Some(Converter::open(driver, plan.width, plan.height, pitch, plan.buffers)?)
         }

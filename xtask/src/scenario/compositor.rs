@@ -105,7 +105,7 @@ start_compositor() {{
     T1=$(uptime_s)
 }}
 stop_compositor() {{
-    pkill -x {process}
+    chroot /mnt /usr/bin/pkill -x {process}
     wait $COMPOSITOR
     rm -f /tmp/xdg/{socket} /tmp/xdg/{socket}.lock
 }}

@@ -42,6 +42,10 @@ for mode in {modes}; do run $mode; done
 /// frame shown without waiting is seen to come before the job's end.
 pub const KWIN_VIM2M_FRAMES: u32 = 12;
 pub const KWIN_VIM2M_JOB_MS: u32 = 300;
+/// The frames' width and height: small, so that vim2m's conversion (which
+/// it does in device_run, before its transaction time starts) takes little
+/// of the job under emulation.
+const KWIN_VIM2M_SIZE: u32 = 64;
 
 /// The series' fences into a real compositor: vim2m writes each frame of
 /// the Wayland client into its vgem buffer (imported as a DMABUF CAPTURE
@@ -63,7 +67,7 @@ run() {{ # MODE
     start_compositor || exit 1
     fs_start $1 /dev/null record --verify -o /tmp/$1.fsc || exit 1
     WAYLAND_DISPLAY={socket} XDG_RUNTIME_DIR=/tmp/xdg fence-workload wayland --source vim2m \
-        --frames {KWIN_VIM2M_FRAMES} >/tmp/$1.json \
+        --frames {KWIN_VIM2M_FRAMES} --width {KWIN_VIM2M_SIZE} --height {KWIN_VIM2M_SIZE} >/tmp/$1.json \
         || {{ echo "the client failed on kwin, mode $1"; cat /tmp/compositor.log; exit 1; }}
     fs_stop $1 || exit 1
     stop_compositor
