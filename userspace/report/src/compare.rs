@@ -111,6 +111,8 @@ pub fn render(before: Side, after: Side, alpha: f64) -> String {
         let (b, a) = (bd.waits.get(k), ad.waits.get(k));
         t.section(&format!("waits by {k}"));
         t.count("  waits", b.map_or(0, |h| h.len()), a.map_or(0, |h| h.len()));
+        let (mb, ma) = (p(b, 0.5), p(a, 0.5));
+        t.row("  wait p50 ms", ms(mb), ms(ma), delta_ms(mb, ma), String::new());
         let (pb, pa) = (p(b, 0.99), p(a, 0.99));
         t.row("  wait p99 ms", ms(pb), ms(pa), delta_ms(pb, pa), dist_verdict(b, a, alpha));
     }
