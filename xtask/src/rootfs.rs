@@ -17,7 +17,7 @@ use crate::{Arch, cache, run};
 pub const SUITE: &str = "trixie";
 
 /// What the scenarios run, installed without recommends. Mesa's llvmpipe renders;
-/// dbus is for KWin's and Mutter's session bus.
+/// dbus is for KWin's and Mutter's session bus; v4l-utils has v4l2-compliance.
 pub const PACKAGES: &[&str] = &[
     "kwin-wayland",
     "mutter",
@@ -35,6 +35,7 @@ pub const PACKAGES: &[&str] = &[
     "wayland-utils",
     "procps",
     "kmod",
+    "v4l-utils",
 ];
 
 /// Bumped when what is done to the tree after debootstrap changes.

@@ -69,7 +69,7 @@ pub const COMPOSITOR_DELAY_MS: f64 = 300.0;
 /// Mounts the root filesystem and gives `in_root` for commands inside it;
 /// /proc, /sys, /dev and /tmp are the initramfs's own, so the Wayland socket
 /// in /tmp/xdg and the DRM nodes are seen from both sides.
-const ROOT: &str = r#"mkdir -p /mnt
+pub(super) const ROOT: &str = r#"mkdir -p /mnt
 mount -t ext4 /dev/vda /mnt || { echo "no root filesystem on /dev/vda"; exit 1; }
 for d in proc sys dev tmp; do mount -o bind /$d /mnt/$d; done
 mount -t tmpfs run /mnt/run

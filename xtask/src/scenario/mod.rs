@@ -116,6 +116,12 @@ pub const SCENARIOS: &[Entry] = &[
         make: vim2m,
     },
     Entry {
+        name: "compliance",
+        about: "v4l2-compliance on vim2m and vicodec before the series and with it (kernel 6.12-src)",
+        fixture: None,
+        make: compliance,
+    },
+    Entry {
         name: "kwin-vim2m",
         about: "KWin showing frames vim2m writes, waiting on the series' fences in each mode (kernel 6.12-src)",
         fixture: None,

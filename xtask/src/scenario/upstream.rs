@@ -3,6 +3,7 @@
 //! driven by the decoder-like m2m client, every mode recorded; and vim2m
 //! writing a Wayland client's buffers that KWin shows. Every boot on that
 //! kernel also passes the lockdep gate (crate::lockdep).
+use super::compositor::ROOT;
 use super::{Compositor, KWIN, Scenario, compositor_guest, compositor_shell};
 
 /// Frames per mode.
@@ -84,5 +85,42 @@ emit compositor.log /tmp/compositor.log
     let mut sc = compositor_guest(Scenario::new("kwin-vim2m", "vim2m", script, 1200));
     // Everything is built in: no module to load.
     sc.modules.clear();
+    sc
+}
+
+/// The drivers v4l2-compliance checks, and the modes it checks them in.
+pub const COMPLIANCE_DRIVERS: [&str; 2] = ["vim2m", "vicodec"];
+pub const COMPLIANCE_MODES: [&str; 2] = ["none", "run"];
+
+/// The seed's gate 2 ("hantro and rga still queue and dequeue buffers
+/// correctly") on their upstream cousins: v4l2-compliance, streaming
+/// included (`-s`), on every vim2m and vicodec node, before the series
+/// (`none`) and with it (`run`). Each node's output is emitted as
+/// `compliance-MODE-videoN.txt`; the test compares the totals.
+pub fn compliance() -> Scenario {
+    let drivers = COMPLIANCE_DRIVERS.join(" ");
+    let modes = COMPLIANCE_MODES.join(" ");
+    let script = format!(
+        r#"{ROOT}
+in_root sh -c 'command -v v4l2-compliance' >/dev/null || {{ echo "no v4l2-compliance in the root filesystem"; exit 1; }}
+for mode in {modes}; do
+    for d in {drivers}; do echo $mode > /sys/module/$d/parameters/mode; done
+    for n in /sys/class/video4linux/video*; do
+        node=${{n##*/}}
+        drv=$(basename "$(readlink $n/device/driver)")
+        case " {drivers} " in *" $drv "*) ;; *) continue ;; esac
+        out=/tmp/compliance-$mode-$node.txt
+        echo "driver $drv" >$out
+        in_root v4l2-compliance -d /dev/$node -s >>$out 2>&1
+        echo "exit $?" >>$out
+        emit compliance-$mode-$node.txt $out
+    done
+done
+"#
+    );
+    let mut sc = Scenario::new("compliance", "vim2m", script, 900);
+    sc.modules.clear();
+    sc.rootfs = true;
+    sc.machine.icount = false;
     sc
 }

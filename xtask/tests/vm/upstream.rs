@@ -108,3 +108,85 @@ fn kwin_waits_on_vim2m_release_fences_on_6_12_src_x86_64() {
     }
     eprintln!("compare none run:\n{}", boot.file("compare.txt").unwrap());
 }
+
+/// v4l2-compliance's verdict on one node: its totals and the tests that
+/// failed, by name.
+#[derive(Debug, PartialEq)]
+struct Compliance {
+    driver: String,
+    totals: (u32, u32, u32),
+    failed: Vec<String>,
+}
+
+fn compliance_of(text: &str) -> Compliance {
+    let driver = text.lines().next().and_then(|l| l.strip_prefix("driver ")).unwrap_or("?");
+    let total = text
+        .lines()
+        .find(|l| l.starts_with("Total for "))
+        .unwrap_or_else(|| panic!("v4l2-compliance gave no total:\n{text}"));
+    // "Total for vim2m device /dev/video3: 58, Succeeded: 58, Failed: 0, Warnings: 0"
+    let n: Vec<u32> =
+        total.split(|c: char| !c.is_ascii_digit()).filter_map(|t| t.parse().ok()).collect();
+    let [.., t, s, f, _w] = n[..] else { panic!("unreadable total: {total}") };
+    let failed = text
+        .lines()
+        .filter_map(|l| l.trim().strip_suffix(": FAIL"))
+        .map(|l| l.trim_start_matches("test ").to_string())
+        .collect();
+    Compliance { driver: driver.into(), totals: (t, s, f), failed }
+}
+
+/// The seed's gate 2 on upstream drivers: with the series (`run`) every
+/// vim2m and vicodec node passes what it passed without it (`none`), test
+/// by test, and vim2m, the converter the series' fences are measured on,
+/// passes everything.
+#[test]
+#[ignore = "boots a VM: run with cargo xtask test"]
+fn v4l2_compliance_finds_no_new_failure_with_the_series_on_6_12_src_x86_64() {
+    use xtask::scenario::{COMPLIANCE_DRIVERS, COMPLIANCE_MODES};
+    let kernel = kernels::fetch(Series::V6_12Src, Arch::X86_64).expect("kernel");
+    let bins = build::guest_bins(Arch::X86_64).expect("guest binaries");
+    let boot = scenario::run(&scenario_named("compliance"), &kernel, &bins).expect("boot");
+    assert_eq!(boot.exit, Some(0), "{}", xtask::qemu::tail(&boot.console, 60));
+    let [before, with] = COMPLIANCE_MODES;
+    let nodes: Vec<String> = boot
+        .files
+        .keys()
+        .filter_map(|k| k.strip_prefix(&format!("compliance-{before}-")))
+        .map(|k| k.trim_end_matches(".txt").to_string())
+        .collect();
+    let mut drivers: Vec<String> = Vec::new();
+    for node in &nodes {
+        let of = |mode: &str| {
+            let f = format!("compliance-{mode}-{node}.txt");
+            compliance_of(boot.file(&f).unwrap_or_else(|e| panic!("{f}: {e}")))
+        };
+        let (b, w) = (of(before), of(with));
+        eprintln!(
+            "v4l2-compliance {} /dev/{node}: {before} {}/{} failed {}; {with} {}/{} failed {} {:?}",
+            b.driver,
+            b.totals.1,
+            b.totals.0,
+            b.totals.2,
+            w.totals.1,
+            w.totals.0,
+            w.totals.2,
+            w.failed
+        );
+        assert_eq!(b.driver, w.driver);
+        let new: Vec<_> = w.failed.iter().filter(|t| !b.failed.contains(t)).collect();
+        assert!(
+            new.is_empty(),
+            "/dev/{node} ({}): new failures with the series: {new:?}",
+            w.driver
+        );
+        assert!(w.totals.2 <= b.totals.2, "/dev/{node}: {w:?} against {b:?}");
+        if w.driver == "vim2m" {
+            assert_eq!(w.totals.2, 0, "vim2m fails with the series: {:?}", w.failed);
+        }
+        drivers.push(w.driver);
+    }
+    for d in COMPLIANCE_DRIVERS {
+        assert!(drivers.iter().any(|x| x == d), "no {d} node checked: {nodes:?}");
+    }
+}
