@@ -31,6 +31,16 @@ fn scenario_named(name: &str) -> scenario::Scenario {
     (scenario::find(name).expect("a registered scenario").make)()
 }
 
+/// Boots the registered scenario `name` on `series`/`arch` and checks its
+/// script ended well, showing the end of the console if it did not.
+fn boot_ok(name: &str, series: Series, arch: Arch) -> xtask::qemu::Boot {
+    let kernel = kernels::fetch(series, arch).expect("kernel");
+    let bins = build::guest_bins(arch).expect("guest binaries");
+    let boot = scenario::run(&scenario_named(name), &kernel, &bins).expect("boot");
+    assert_eq!(boot.exit, Some(0), "{name}: {}", xtask::qemu::tail(&boot.console, 80));
+    boot
+}
+
 fn within(got_ns: u64, want_ms: f64) -> bool {
     let want = want_ms * 1e6;
     (got_ns as f64 - want).abs() <= (want * 0.02).max(0.3e6)
@@ -426,10 +436,7 @@ fn truth_matrix() {
 #[test]
 #[ignore = "boots a VM: run with cargo xtask test"]
 fn compare_on_6_12_x86_64() {
-    let kernel = kernels::fetch(Series::V6_12, Arch::X86_64).expect("kernel");
-    let bins = build::guest_bins(Arch::X86_64).expect("guest binaries");
-    let boot = scenario::run(&scenario_named("compare"), &kernel, &bins).expect("boot");
-    assert_eq!(boot.exit, Some(0), "{}", xtask::qemu::tail(&boot.console, 40));
+    let boot = boot_ok("compare", Series::V6_12, Arch::X86_64);
     let text = boot.file("compare.txt").unwrap();
     eprintln!("{text}");
     let n = scenario::COMPARE_EXPORTS;
@@ -481,10 +488,7 @@ fn compare_on_6_12_x86_64() {
 #[test]
 #[ignore = "boots a VM: run with cargo xtask test"]
 fn killed_recording_on_6_12_x86_64() {
-    let kernel = kernels::fetch(Series::V6_12, Arch::X86_64).expect("kernel");
-    let bins = build::guest_bins(Arch::X86_64).expect("guest binaries");
-    let boot = scenario::run(&scenario_named("killed"), &kernel, &bins).expect("boot");
-    assert_eq!(boot.exit, Some(0), "{}", xtask::qemu::tail(&boot.console, 40));
+    let boot = boot_ok("killed", Series::V6_12, Arch::X86_64);
     let err = boot.file("report.err").unwrap();
     eprintln!("{err}");
     assert!(err.contains("report exit 0"), "{err}");
@@ -575,10 +579,7 @@ on_kernels!(arrays:
 #[test]
 #[ignore = "boots a VM: run with cargo xtask test"]
 fn smp_runs_on_6_12_x86_64() {
-    let kernel = kernels::fetch(Series::V6_12, Arch::X86_64).expect("kernel");
-    let bins = build::guest_bins(Arch::X86_64).expect("guest binaries");
-    let boot = scenario::run(&scenario_named("smp"), &kernel, &bins).expect("boot");
-    assert_eq!(boot.exit, Some(0), "{}", xtask::qemu::tail(&boot.console, 60));
+    let boot = boot_ok("smp", Series::V6_12, Arch::X86_64);
     let mut misses = Vec::new();
     for i in 0..scenario::SMP_RUNS {
         let truth: serde_json::Value =

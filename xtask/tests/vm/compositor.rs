@@ -15,11 +15,7 @@ struct Run {
 }
 
 fn boot(c: Compositor) -> Run {
-    let kernel = kernels::fetch(Series::V6_12, Arch::X86_64).expect("kernel");
-    let bins = build::guest_bins(Arch::X86_64).expect("guest binaries");
-    let boot = scenario::run(&scenario_named(c.name), &kernel, &bins).expect("boot");
-    let console = xtask::qemu::tail(&boot.console, 80);
-    assert_eq!(boot.exit, Some(0), "{}: {console}", c.name);
+    let boot = boot_ok(c.name, Series::V6_12, Arch::X86_64);
     let client: serde_json::Value =
         serde_json::from_str(boot.file("client.json").unwrap()).expect("the client's JSON");
     let timing: serde_json::Value =

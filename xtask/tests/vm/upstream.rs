@@ -23,10 +23,7 @@ fn truth_on_6_12_src_x86_64() {
 #[ignore = "boots a VM: run with cargo xtask test"]
 fn vim2m_modes_on_6_12_src_x86_64() {
     use xtask::scenario::{VIM2M_FRAMES, VIM2M_JOB_MS};
-    let kernel = kernels::fetch(Series::V6_12Src, Arch::X86_64).expect("kernel");
-    let bins = build::guest_bins(Arch::X86_64).expect("guest binaries");
-    let boot = scenario::run(&scenario_named("vim2m"), &kernel, &bins).expect("boot");
-    assert_eq!(boot.exit, Some(0), "{}", xtask::qemu::tail(&boot.console, 60));
+    let boot = boot_ok("vim2m", Series::V6_12Src, Arch::X86_64);
     let n = u64::from(VIM2M_FRAMES);
     let truth = |name: &str| -> serde_json::Value {
         serde_json::from_str(boot.file(&format!("{name}.json")).unwrap()).unwrap()
@@ -71,11 +68,7 @@ fn vim2m_modes_on_6_12_src_x86_64() {
 fn kwin_waits_on_vim2m_release_fences_on_6_12_src_x86_64() {
     use xtask::scenario::KWIN;
     use xtask::scenario::{KWIN_VIM2M_FRAMES, KWIN_VIM2M_JOB_MS};
-    let kernel = kernels::fetch(Series::V6_12Src, Arch::X86_64).expect("kernel");
-    let bins = build::guest_bins(Arch::X86_64).expect("guest binaries");
-    let boot = scenario::run(&scenario_named("kwin-vim2m"), &kernel, &bins).expect("boot");
-    let console = xtask::qemu::tail(&boot.console, 80);
-    assert_eq!(boot.exit, Some(0), "{console}");
+    let boot = boot_ok("kwin-vim2m", Series::V6_12Src, Arch::X86_64);
     let n = u64::from(KWIN_VIM2M_FRAMES);
     let client = |mode: &str| -> serde_json::Value {
         serde_json::from_str(boot.file(&format!("{mode}.json")).unwrap()).expect("client JSON")
@@ -144,10 +137,7 @@ fn compliance_of(text: &str) -> Compliance {
 #[ignore = "boots a VM: run with cargo xtask test"]
 fn v4l2_compliance_finds_no_new_failure_with_the_series_on_6_12_src_x86_64() {
     use xtask::scenario::{COMPLIANCE_DRIVERS, COMPLIANCE_MODES};
-    let kernel = kernels::fetch(Series::V6_12Src, Arch::X86_64).expect("kernel");
-    let bins = build::guest_bins(Arch::X86_64).expect("guest binaries");
-    let boot = scenario::run(&scenario_named("compliance"), &kernel, &bins).expect("boot");
-    assert_eq!(boot.exit, Some(0), "{}", xtask::qemu::tail(&boot.console, 60));
+    let boot = boot_ok("compliance", Series::V6_12Src, Arch::X86_64);
     let [before, with] = COMPLIANCE_MODES;
     let nodes: Vec<String> = boot
         .files
