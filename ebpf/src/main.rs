@@ -15,7 +15,7 @@ use aya_ebpf::{
     macros::map,
     maps::{HashMap, PerCpuArray, RingBuf},
 };
-use fencescope_schema::{COMM_LEN, Call, DROP_SLOTS, Header, Kind, Via};
+use fencescope_schema::{COMM_LEN, Call, DROP_SLOTS, Header, Kind, OFFSET_UNKNOWN, Via};
 
 /// Every record goes through this one ring buffer, so userspace sees them in
 /// the order they were reserved across all CPUs.
@@ -49,6 +49,20 @@ pub(crate) static TP_IOCTL_FD_OFFSET: u32 = 16;
 pub(crate) static TP_IOCTL_CMD_OFFSET: u32 = 24;
 #[unsafe(no_mangle)]
 pub(crate) static TP_IOCTL_RET_OFFSET: u32 = 16;
+#[unsafe(no_mangle)]
+pub(crate) static VB2_QUEUE_TYPE_OFFSET: u32 = 0;
+#[unsafe(no_mangle)]
+pub(crate) static VB2_QUEUE_DEV_OFFSET: u32 = 8;
+#[unsafe(no_mangle)]
+pub(crate) static VB2_QUEUE_OWNER_OFFSET: u32 = OFFSET_UNKNOWN;
+#[unsafe(no_mangle)]
+pub(crate) static DEVICE_DRIVER_OFFSET: u32 = OFFSET_UNKNOWN;
+#[unsafe(no_mangle)]
+pub(crate) static V4L2_FH_VDEV_OFFSET: u32 = 16;
+#[unsafe(no_mangle)]
+pub(crate) static VIDEO_DEVICE_DEV_OFFSET: u32 = OFFSET_UNKNOWN;
+#[unsafe(no_mangle)]
+pub(crate) static VIDEO_DEVICE_DEV_PARENT_OFFSET: u32 = OFFSET_UNKNOWN;
 #[unsafe(no_mangle)]
 pub(crate) static WAIT_FUNC_DMABUF: u64 = 0;
 #[unsafe(no_mangle)]

@@ -161,6 +161,10 @@ enum Cmd {
         /// The driver whose capture device to use.
         #[arg(long, default_value = "vivid")]
         driver: String,
+        /// Which of the driver's capture nodes (from 0): one client per
+        /// instance where the driver has several.
+        #[arg(long, default_value_t = 0)]
+        nth: usize,
         #[arg(long, default_value_t = 4)]
         buffers: u32,
         #[arg(long, default_value_t = 30)]
@@ -274,8 +278,8 @@ fn main() {
             })
             .and_then(|t| Ok(serde_json::to_string(&t)?))
         }
-        Cmd::V4l2 { driver, buffers, frames } => {
-            v4l2::stream(&driver, buffers, frames).and_then(|t| Ok(serde_json::to_string(&t)?))
+        Cmd::V4l2 { driver, nth, buffers, frames } => {
+            v4l2::stream(&driver, nth, buffers, frames).and_then(|t| Ok(serde_json::to_string(&t)?))
         }
     };
     match result {

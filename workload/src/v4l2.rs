@@ -77,6 +77,8 @@ pub(crate) const VIDIOC_STREAMOFF: u64 = ioc_w(b'V', 19, size_of::<i32>());
 #[derive(Serialize)]
 pub struct Streamed {
     pub device: String,
+    /// This client's pid: the process fencescope should name for the queue.
+    pub pid: u32,
     pub buffers: u32,
     pub frames: u32,
     /// Buffers queued in all (initial queue + requeues).
@@ -87,6 +89,13 @@ pub struct Streamed {
 /// The first video node whose driver is `driver` and whose device caps
 /// include `caps` (capture, output): the node and its path.
 pub(crate) fn find_device(driver: &str, caps: u32) -> Result<(File, String)> {
+    find_nth_device(driver, caps, 0)
+}
+
+/// The `nth` (from 0, in node order) such node: one client per instance
+/// of a driver loaded with several.
+pub(crate) fn find_nth_device(driver: &str, caps: u32, nth: usize) -> Result<(File, String)> {
+    let mut skip = nth;
     let mut paths: Vec<_> = std::fs::read_dir("/dev")?
         .flatten()
         .map(|e| e.path())
@@ -101,14 +110,17 @@ pub(crate) fn find_device(driver: &str, caps: u32) -> Result<(File, String)> {
             && cap.driver.starts_with(driver.as_bytes())
             && cap.device_caps & caps != 0
         {
-            return Ok((f, path.display().to_string()));
+            if skip == 0 {
+                return Ok((f, path.display().to_string()));
+            }
+            skip -= 1;
         }
     }
-    bail!("no {driver} device with caps {caps:#x} in /dev: load the {driver} module")
+    bail!("no {driver} device number {nth} with caps {caps:#x} in /dev: load the {driver} module")
 }
 
-pub fn stream(driver: &str, buffers: u32, frames: u32) -> Result<Streamed> {
-    let (dev, device) = find_device(driver, CAP_VIDEO_CAPTURE)?;
+pub fn stream(driver: &str, nth: usize, buffers: u32, frames: u32) -> Result<Streamed> {
+    let (dev, device) = find_nth_device(driver, CAP_VIDEO_CAPTURE, nth)?;
     let mut req = RequestBuffers {
         count: buffers,
         kind: BUF_TYPE_VIDEO_CAPTURE,
@@ -146,7 +158,14 @@ pub fn stream(driver: &str, buffers: u32, frames: u32) -> Result<Streamed> {
         qbufs += 1;
     }
     ioctl(&dev, VIDIOC_STREAMOFF, &mut kind).context("STREAMOFF")?;
-    Ok(Streamed { device, buffers: req.count, frames, qbufs, exported: exported.len() as u32 })
+    Ok(Streamed {
+        device,
+        pid: std::process::id(),
+        buffers: req.count,
+        frames,
+        qbufs,
+        exported: exported.len() as u32,
+    })
 }
 
 #[cfg(test)]

@@ -238,8 +238,9 @@ pub fn run(plan: &Plan) -> Result<Run> {
         let (fence, job) = match &converter {
             None => (Some(device.attach(dumb.handle)?), None),
             Some(c) => {
+                // Its job cannot end before its time has run from the QBUF.
                 let queued = c.start(b as u32, dumb.dmabuf.as_fd())?;
-                (None, Some((queued, c.finish()?)))
+                (None, Some((queued + c.job, c.finish()?)))
             }
         };
         surface.attach(Some(buffer), 0, 0);
@@ -262,11 +263,10 @@ pub fn run(plan: &Plan) -> Result<Run> {
             pump(&conn, &mut queue, &mut state, |s| s.shown[i].is_some(), plan.frame_limit)?;
             (signal_ns, signalled_ns, signal_ns)
         } else {
-            let (queued, done) = job.expect("a converter's job");
+            let (ends_after, done) = job.expect("a converter's job");
             pump(&conn, &mut queue, &mut state, |s| s.shown[i].is_some(), plan.frame_limit)?;
             let done = done.join().map_err(|_| anyhow::anyhow!("the DQBUF thread panicked"))??;
-            let job = converter.as_ref().map_or(Duration::ZERO, |c| c.job);
-            let earliest = (queued + job).saturating_sub(convert::TICK_SLACK);
+            let earliest = ends_after.saturating_sub(convert::TICK_SLACK);
             let done_ns = done.as_nanos() as u64;
             (earliest.as_nanos() as u64, done_ns, done_ns)
         };

@@ -1,6 +1,9 @@
-//! `cargo xtask bench-report`: the time and peak memory of `fencescope
-//! report` on a capture of ten million events, against `fencescope dump`
-//! (read, decode and print every record) of the same file in the same run.
+//! `cargo xtask bench-report`: the time and peak memory of every command
+//! that replays a capture (`report`, `compare`, `flamegraph`, `top
+//! --replay`, `serve --replay`) on a capture of ten million events and on
+//! one of a tenth of that, against `fencescope dump` (read, decode and print
+//! every record) of the same files in the same run. Memory bounded by the
+//! session, not by the capture, shows as the same peak at both sizes.
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -49,6 +52,23 @@ fn measure(cmd: &mut Command) -> Result<(f64, f64)> {
     Ok((secs, usage.ru_maxrss as f64 / 1024.0))
 }
 
+/// Every command that replays a capture, as (label, arguments): `{}`
+/// stands for the capture, `{out}` for a scratch output file.
+const COMMANDS: &[(&str, &[&str])] = &[
+    ("dump (baseline)", &["dump", "{}"]),
+    ("report --format json", &["report", "{}", "--format", "json"]),
+    ("compare (the capture with itself)", &["compare", "{}", "{}"]),
+    ("flamegraph", &["flamegraph", "{}", "-o", "{out}"]),
+    (
+        "top --replay --headless",
+        &["top", "--replay", "{}", "--speed", "1e9", "--headless", "100x30"],
+    ),
+    (
+        "serve --replay",
+        &["serve", "--replay", "{}", "--listen", "127.0.0.1:0", "--duration", "0.1"],
+    ),
+];
+
 pub fn bench_report(events: u64) -> Result<()> {
     let root = workspace_root();
     run(Command::new(env!("CARGO")).current_dir(&root).args([
@@ -60,23 +80,54 @@ pub fn bench_report(events: u64) -> Result<()> {
     let bin = root.join("target/release/fencescope");
     let dir = root.join("target/bench");
     std::fs::create_dir_all(&dir)?;
-    let file = dir.join(format!("report-{events}.fsc"));
-    let bytes = write_capture(&file, events)?;
-    let report = measure(Command::new(&bin).arg("report").arg(&file).args(["--format", "json"]))?;
-    let dump = measure(Command::new(&bin).arg("dump").arg(&file))?;
+    let out = dir.join("scratch.out");
+    let sizes = [events / 10, events];
+    let mut rows: Vec<Vec<(f64, f64)>> = vec![Vec::new(); COMMANDS.len()];
+    for n in sizes {
+        let file = dir.join(format!("report-{n}.fsc"));
+        let bytes = write_capture(&file, n)?;
+        println!("capture: {n} events, {bytes} bytes ({:.1} B/event)", bytes as f64 / n as f64);
+        for (row, (_, args)) in rows.iter_mut().zip(COMMANDS) {
+            let mut cmd = Command::new(&bin);
+            for a in *args {
+                match *a {
+                    "{}" => cmd.arg(&file),
+                    "{out}" => cmd.arg(&out),
+                    a => cmd.arg(a),
+                };
+            }
+            row.push(measure(&mut cmd)?);
+        }
+        std::fs::remove_file(&file)?;
+    }
+    let _ = std::fs::remove_file(&out);
+    let [small, large] = sizes;
     println!(
-        "capture: {events} events, {bytes} bytes ({:.1} B/event)",
-        bytes as f64 / events as f64
+        "{:<36}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
+        "",
+        format!("s {}M", small as f64 / 1e6),
+        "MiB",
+        format!("s {}M", large as f64 / 1e6),
+        "MiB",
+        "time x",
+        "MiB x"
     );
-    println!("{:<40}{:>10}{:>14}{:>8}", "", "seconds", "peak RSS MiB", "ratio");
-    println!("{:<40}{:>10.2}{:>14.1}{:>8.2}", "fencescope dump (baseline)", dump.0, dump.1, 1.0);
+    let base = rows[0][1].0;
+    for ((label, _), r) in COMMANDS.iter().zip(&rows) {
+        let (a, b) = (r[0], r[1]);
+        println!(
+            "{label:<36}{:>10.2}{:>10.1}{:>10.2}{:>10.1}{:>10.2}{:>10.2}",
+            a.0,
+            a.1,
+            b.0,
+            b.1,
+            b.0 / base,
+            b.1 / a.1
+        );
+    }
     println!(
-        "{:<40}{:>10.2}{:>14.1}{:>8.2}",
-        "fencescope report --format json",
-        report.0,
-        report.1,
-        report.0 / dump.0
+        "time x: seconds on the large capture against dump of it; MiB x: peak RSS on the \
+         large capture against the small one (1.0: bounded by the session, not the capture)"
     );
-    std::fs::remove_file(&file)?;
     Ok(())
 }

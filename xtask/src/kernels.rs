@@ -70,7 +70,7 @@ fn locate(series: Series, arch: Arch, root: &Path, release: &str) -> Result<Kern
     Ok(Kernel { series, arch, release: release.to_string(), image, module_base })
 }
 
-/// Debian's bpftrace (Debian 13's, the one REFERENCE measured) and every
+/// Debian's bpftrace (Debian 13's, whose costs the bench measures) and every
 /// library it loads, unpacked under one root, for the guest to run as the
 /// everyday tool fencescope is compared with.
 pub fn bpftrace(arch: Arch) -> Result<PathBuf> {

@@ -1,6 +1,7 @@
 //! fencescope's developer tasks as a library, so the VM tests (tests/vm.rs)
 //! boot scenarios through the very code `cargo xtask vm` uses.
 pub mod apt;
+pub mod bench_memory;
 pub mod bench_report;
 pub mod build;
 pub mod cache;

@@ -27,7 +27,7 @@ const PATTERNS: &[&str] = &[
 const SPLAT_LINES: usize = 80;
 
 /// The first report in `log`, from its first line to its end-of-trace
-/// marker (or [`SPLAT_LINES`] more lines).
+/// marker (or `SPLAT_LINES` more lines).
 pub fn splat(log: &str) -> Option<String> {
     let lines: Vec<&str> = log.lines().map(|l| l.trim_end_matches('\r')).collect();
     let start = lines.iter().position(|l| PATTERNS.iter().any(|p| l.contains(p)))?;

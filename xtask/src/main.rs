@@ -67,10 +67,17 @@ enum Cmd {
         #[arg(long, value_enum, default_value = "x86_64")]
         arch: Arch,
     },
-    /// Time and peak memory of `fencescope report` on a large capture.
+    /// Time and peak memory of every command that replays a capture, on a
+    /// large one and on a tenth of it
     BenchReport {
         #[arg(long, default_value_t = 10_000_000)]
         events: u64,
+    },
+    /// fencescope's resident memory through a long live run in the VM
+    /// (ten million fences unless told), sampled as it goes.
+    BenchMemory {
+        #[arg(long, default_value_t = xtask::scenario::LIVE_MEMORY_FENCES)]
+        fences: u32,
     },
     /// The test kernel built from source (`--kernel 6.12-src`): `kernel build`.
     Kernel {
@@ -131,6 +138,7 @@ fn dispatch() -> Result<()> {
             Ok(())
         }
         Cmd::BenchReport { events } => xtask::bench_report::bench_report(events),
+        Cmd::BenchMemory { fences } => xtask::bench_memory::bench_memory(fences),
         Cmd::Kernel { cmd: KernelCmd::Build { arch } } => {
             let b = xtask::kbuild::build(arch)?;
             let size = std::fs::metadata(&b.image)?.len();
@@ -354,6 +362,16 @@ fn perturbation(boot: &xtask::qemu::Boot) -> Result<()> {
 fn test(no_vm: bool) -> Result<()> {
     run(cargo().args(["fmt", "--all", "--check"])).context("cargo fmt: run `cargo fmt --all`")?;
     run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    // Every library crate documents its public items; a broken link or a
+    // missing doc is a failure, not a warning nobody reads.
+    run(cargo().env("RUSTDOCFLAGS", "-D warnings").args([
+        "doc",
+        "--workspace",
+        "--exclude",
+        "fencescope-ebpf",
+        "--no-deps",
+    ]))
+    .context("cargo doc: fix the warnings it prints")?;
     run(cargo().args(["test", "--workspace", "--exclude", "fencescope-ebpf"]))?;
     // The release tarballs of both architectures (static builds the VM
     // tests use too).

@@ -90,7 +90,7 @@ pub struct Machine {
     /// The TCG CPU model, where the default (`max`) does not do.
     pub cpu: Option<&'static str>,
     /// Under TCG, guest time advances with guest instructions (see
-    /// [`command`]); off for guests that need several vCPUs to run at
+    /// `command`); off for guests that need several vCPUs to run at
     /// speed (a compositor), whose timings are then wall-clock time.
     pub icount: bool,
 }

@@ -6,18 +6,30 @@ struct Blob {
     strings: Vec<u8>,
     types: Vec<u8>,
     next_id: u32,
+    str_base: u32,
 }
 
 impl Blob {
     fn new() -> Blob {
-        Blob { strings: vec![0], types: Vec::new(), next_id: 1 }
+        Blob { strings: vec![0], types: Vec::new(), next_id: 1, str_base: 0 }
+    }
+
+    /// A module's blob on top of `base`: ids and string offsets go on
+    /// from the base's.
+    fn split(base: &Blob) -> Blob {
+        Blob {
+            strings: Vec::new(),
+            types: Vec::new(),
+            next_id: base.next_id,
+            str_base: base.str_base + base.strings.len() as u32,
+        }
     }
 
     fn s(&mut self, name: &str) -> u32 {
         if name.is_empty() {
             return 0;
         }
-        let off = self.strings.len() as u32;
+        let off = self.str_base + self.strings.len() as u32;
         self.strings.extend_from_slice(name.as_bytes());
         self.strings.push(0);
         off
@@ -163,4 +175,74 @@ fn reads_this_machines_btf_where_there_is_one() {
     let btf = Btf::parse(&data).expect("the running kernel's BTF parses");
     assert_eq!(btf.member_offset("dma_fence", "context"), Some(32));
     assert!(btf.enum_value("dma_fence_flag_bits", "DMA_FENCE_FLAG_SIGNALED_BIT").is_some());
+}
+
+#[test]
+fn lookups_match_whole_names_first_in_id_order() {
+    // Lookups scan instead of an index: a name that only starts or ends the
+    // same, a declaration without members, an anonymous struct and a later
+    // namesake must not be taken for the one asked about.
+    let mut b = Blob::new();
+    let u32t = b.int("u32", 4);
+    b.record("dma_fence", 7, 0, false, 0);
+    b.strukt(STRUCT, "dma_fence_chain", 4, &[("context", u32t, 0)]);
+    b.strukt(STRUCT, "my_dma_fence", 4, &[("context", u32t, 0)]);
+    b.strukt(STRUCT, "", 4, &[("context", u32t, 0)]);
+    b.strukt(STRUCT, "dma_fence", 8, &[("seqno", u32t, 0), ("context", u32t, 32)]);
+    b.strukt(STRUCT, "dma_fence", 4, &[("context", u32t, 0)]);
+    b.enumeration("dma_fence_flag_bits_old", &[("DMA_FENCE_FLAG_SIGNALED_BIT", 9)]);
+    b.enumeration("dma_fence_flag_bits", &[("DMA_FENCE_FLAG_SIGNALED_BIT", 3)]);
+    let data = b.bytes();
+    let btf = Btf::parse(&data).unwrap();
+    assert_eq!(btf.member_offset("dma_fence", "context"), Some(4));
+    assert_eq!(btf.member_offset("dma_fence_chain", "context"), Some(0));
+    assert_eq!(btf.member_offset("dma_fenc", "context"), None);
+    assert_eq!(btf.member_offset("", "context"), None);
+    assert_eq!(btf.enum_value("dma_fence_flag_bits", "DMA_FENCE_FLAG_SIGNALED_BIT"), Some(3));
+    assert_eq!(btf.enum_value("dma_fence_flag", "DMA_FENCE_FLAG_SIGNALED_BIT"), None);
+}
+
+/// A module's split BTF: its struct is found, its members' names come from
+/// its own strings and the base's, and an anonymous member of a base type
+/// is looked into; a struct only the base has is found through the module.
+#[test]
+fn split_btf_continues_the_base() {
+    let mut base = Blob::new();
+    let u64t = base.int("u64", 8);
+    let ptr = base.record("", 2, 0, false, u64t);
+    let anon = base.strukt(STRUCT, "", 16, &[("lock", ptr, 0), ("owner", ptr, 64)]);
+    base.strukt(STRUCT, "device", 64, &[("kobj", ptr, 0), ("driver", ptr, 320)]);
+    let base_bytes = base.bytes();
+    let mut module = Blob::split(&base);
+    let u32t = module.int("u32", 4);
+    module.strukt(
+        STRUCT,
+        "vb2_queue",
+        64,
+        &[("type", u32t, 0), ("dev", ptr, 64), ("", anon, 192), ("ops", ptr, 320)],
+    );
+    let module_bytes = module.bytes();
+    let vmlinux = Btf::parse(&base_bytes).unwrap();
+    let split = Btf::parse_split(&module_bytes, &vmlinux).unwrap();
+    assert_eq!(split.member_offset("vb2_queue", "type"), Some(0));
+    assert_eq!(split.member_offset("vb2_queue", "dev"), Some(8));
+    assert_eq!(split.member_offset("vb2_queue", "owner"), Some(32));
+    assert_eq!(split.member_offset("vb2_queue", "ops"), Some(40));
+    assert_eq!(split.member_offset("device", "driver"), Some(40));
+    assert_eq!(vmlinux.member_offset("vb2_queue", "type"), None);
+    // Parsed on its own, the module's names are not where it says.
+    let alone = Btf::parse(&module_bytes).unwrap();
+    assert_eq!(alone.member_offset("vb2_queue", "dev"), None);
+}
+
+/// This machine's modules' BTF, where it has some, parses on its vmlinux.
+#[test]
+fn reads_this_machines_module_btf_where_there_is_some() {
+    let Ok(data) = std::fs::read("/sys/kernel/btf/vmlinux") else { return };
+    let vmlinux = Btf::parse(&data).unwrap();
+    let Ok(dir) = std::fs::read_dir("/sys/kernel/btf") else { return };
+    for m in dir.flatten().filter(|e| e.file_name() != "vmlinux").take(20) {
+        let bytes = std::fs::read(m.path()).unwrap();
+        Btf::parse_split(&bytes, &vmlinux).unwrap_or_else(|e| panic!("{:?}: {e}", m.path()));
+    }
 }

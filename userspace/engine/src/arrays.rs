@@ -9,10 +9,13 @@ use crate::summary::ArraySummary;
 const MAX_PENDING: usize = 1024;
 
 #[derive(Debug, Default)]
-pub struct Arrays {
+pub(crate) struct Arrays {
     /// Members announced by `dma_fence_array_create`, by thread, until the
     /// array's own init on that thread.
     pending: FxHashMap<u32, (u32, Vec<u64>)>,
+    /// Members of the arrays being followed, by the array's address: an
+    /// export of the array publishes them.
+    members_of: FxHashMap<u64, Vec<u64>>,
     arrays: u64,
     members: u64,
     unlisted: u64,
@@ -20,6 +23,7 @@ pub struct Arrays {
 }
 
 impl Arrays {
+    /// `dma_fence_array_create` on `tid` announced `count` members.
     pub fn created(&mut self, tid: u32, count: u32, members: &[u64]) {
         if self.pending.len() >= MAX_PENDING {
             self.pending.clear();
@@ -28,15 +32,17 @@ impl Arrays {
         self.pending.insert(tid, (count, listed));
     }
 
-    /// A fence was born on `tid`: if an array create was pending there, this
-    /// is the array, and its listed members are returned. `group_of` names
-    /// a member fence (driver, timeline).
+    /// A fence was born at `addr` on `tid`: if an array create was pending
+    /// there, this is the array, and its listed members are kept until
+    /// [`Arrays::forget`]. `group_of` names a member fence (driver,
+    /// timeline).
     pub fn born(
         &mut self,
         tid: u32,
+        addr: u64,
         group_of: impl Fn(u64) -> Option<(String, String)>,
-    ) -> Option<Vec<u64>> {
-        let (count, listed) = self.pending.remove(&tid)?;
+    ) {
+        let Some((count, listed)) = self.pending.remove(&tid) else { return };
         self.arrays += 1;
         self.members += u64::from(count);
         self.unlisted += u64::from(count).saturating_sub(listed.len() as u64);
@@ -44,12 +50,24 @@ impl Arrays {
             let g = group_of(m).unwrap_or_else(|| ("?".into(), "?".into()));
             *self.by_group.entry(g).or_default() += 1;
         }
-        Some(listed)
+        self.members_of.insert(addr, listed);
     }
 
+    /// The listed members of the array at `addr`, if it is one followed.
+    pub fn members(&self, addr: u64) -> Option<&[u64]> {
+        self.members_of.get(&addr).map(Vec::as_slice)
+    }
+
+    /// The fence at `addr` is no longer followed.
+    pub fn forget(&mut self, addr: u64) {
+        self.members_of.remove(&addr);
+    }
+
+    /// Counts restart; arrays pending or followed carry over.
     pub fn reset_interval(&mut self) {
         let pending = std::mem::take(&mut self.pending);
-        *self = Arrays { pending, ..Default::default() };
+        let members_of = std::mem::take(&mut self.members_of);
+        *self = Arrays { pending, members_of, ..Default::default() };
     }
 
     pub fn summary(&self) -> ArraySummary {

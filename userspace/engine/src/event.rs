@@ -8,6 +8,8 @@ use schema::{COMM_LEN, Kind, NAME_LEN, Via};
 pub struct Name<const N: usize>(pub [u8; N]);
 
 impl<const N: usize> Name<N> {
+    /// `s` as the kernel would keep it: its first `N` bytes, NUL padded. Cut by
+    /// bytes, so a character may be split (shown as U+FFFD).
     pub fn new(s: &str) -> Self {
         let mut b = [0u8; N];
         let n = s.len().min(N);
@@ -15,6 +17,8 @@ impl<const N: usize> Name<N> {
         Name(b)
     }
 
+    /// The bytes before the first NUL (all `N` when there is none), as lossy
+    /// UTF-8.
     pub fn as_str(&self) -> std::borrow::Cow<'_, str> {
         let end = self.0.iter().position(|&c| c == 0).unwrap_or(N);
         String::from_utf8_lossy(&self.0[..end])
@@ -33,95 +37,183 @@ impl<const N: usize> std::fmt::Display for Name<N> {
     }
 }
 
+/// A task's `comm`: its name as the kernel keeps it (15 bytes and a NUL).
 pub type Comm = Name<COMM_LEN>;
+/// A fence's driver or timeline name, as the classic `dma_fence_init`
+/// tracepoint copies it (cut to fit 32 bytes).
 pub type FenceName = Name<NAME_LEN>;
 
 /// When, where and who, common to every event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Meta {
+    /// `bpf_ktime_get_ns()` when the hook ran: CLOCK_MONOTONIC, nanoseconds.
     pub ts_ns: u64,
+    /// CPU the hook ran on.
     pub cpu: u32,
+    /// Thread group id (the process) of the task the hook ran in; 0 in the
+    /// `Drops` records userspace writes.
     pub tgid: u32,
+    /// Thread id of the task the hook ran in.
     pub tid: u32,
+    /// The current task's `comm` (the thread's name, not its process's).
     pub comm: Comm,
+    /// Which attachment produced the record; None for records userspace writes
+    /// itself (drops, synthetic streams) and for values this schema does not know.
     pub via: Option<Via>,
 }
 
+/// What a record says happened: one variant per record kind of the eBPF
+/// programs (`fencescope_schema::Kind`), the header's fields apart in [`Meta`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Body {
+    /// `dma_fence_init`: a fence is born. Keyed by its address.
     FenceInit {
+        /// `struct dma_fence *`: the key the fence is followed by, until its destroy.
         fence: u64,
+        /// `fence->context`: the timeline's context id; 0 for stubs.
         context: u64,
+        /// `fence->seqno`: the fence's place on its timeline.
         seqno: u64,
     },
+    /// Driver and timeline names of a fence being initialised, from the classic
+    /// `dma_fence_init` tracepoint, which has no pointer: joined to the
+    /// [`Body::FenceInit`] of the same call on the 32-bit (context, seqno). In
+    /// sessions that watched classic tracepoints only, it is the init itself.
     FenceNames {
+        /// `fence->context`, cut to 32 bits by the tracepoint.
         context: u32,
+        /// `fence->seqno`, cut to 32 bits by the tracepoint.
         seqno: u32,
+        /// The driver's name, as `dma_fence_ops.get_driver_name` gives it.
         driver: FenceName,
+        /// The timeline's name, as `dma_fence_ops.get_timeline_name` gives it.
         timeline: FenceName,
     },
+    /// `dma_fence_signaled`: the fence's end of life as its waiters see it.
     FenceSignaled {
+        /// `struct dma_fence *`; 0 from the classic tracepoint, which has no
+        /// pointer (the fence is then found by its 32-bit context and seqno).
         fence: u64,
+        /// `fence->context` (32 bits from the classic tracepoint).
         context: u64,
+        /// `fence->seqno` (32 bits from the classic tracepoint).
         seqno: u64,
     },
+    /// `dma_fence_destroy`: the last reference to the fence went.
     FenceDestroy {
+        /// `struct dma_fence *`; the address may be reused by a later init.
         fence: u64,
     },
+    /// `dma_resv_add_fence(resv, fence, usage)`: the fence now guards a buffer.
     ResvAdd {
+        /// `struct dma_resv *`: the buffer's reservation object.
         resv: u64,
+        /// `struct dma_fence *` added.
         fence: u64,
+        /// `enum dma_resv_usage`: 0 KERNEL, 1 WRITE, 2 READ, 3 BOOKKEEP.
         usage: u32,
     },
     /// EXPORT_SYNC_FILE: `object` is the `struct file *` (kprobe) or the fd
     /// (syscall tracepoint) on entry; `ret` the ioctl's result on return.
     Export {
+        /// Entry or return of the ioctl.
         phase: Phase,
+        /// On entry the dma-buf's `struct file *` (kprobe) or its fd (syscall
+        /// tracepoint); 0 on return.
         object: u64,
+        /// On return the ioctl's result (a negative errno when it failed); 0 on entry.
         ret: i64,
     },
     /// The fence an export handed out.
     SyncFile {
+        /// `struct dma_fence *` handed out: the buffer's fence, a `dma_fence_array`
+        /// made for the export, or a stub.
         fence: u64,
+        /// `fence->context`; 0 for a stub (the global one or a private one).
         context: u64,
+        /// `fence->seqno`.
         seqno: u64,
     },
+    /// `dma_buf_poll` entry or return: a poll on a dma-buf fd, which hooks
+    /// `dma_buf_poll_cb` onto the buffer's fence when it is not signalled.
     DmaBufPoll {
+        /// Entry or return of the call.
         phase: Phase,
+        /// On entry the dma-buf's `struct file *`; 0 on return.
         file: u64,
+        /// On return the `__poll_t` mask it returned (POLLIN set: the buffer's
+        /// fences have signalled); 0 on entry.
         mask: u64,
     },
+    /// `dma_fence_add_callback(fence, cb, func)`: someone will wait for this
+    /// fence, and `func` says who.
     AddCallback {
+        /// `struct dma_fence *` waited on.
         fence: u64,
+        /// The callback's address: `dma_buf_poll_cb` for a dma-buf poll,
+        /// `fence_check_cb_func` for a sync_file poll (see [`crate::Symbols`]).
         func: u64,
     },
+    /// `vb2_buffer_done(vb, state)` entry or return: the driver is done with a
+    /// buffer; a fence signalled inside the call is the producer's done.
     Vb2Done {
+        /// Entry or return of the call.
         phase: Phase,
+        /// On entry the `struct vb2_buffer *`; 0 on return.
         vb: u64,
+        /// On entry the `enum vb2_buffer_state` it was called with (DONE, ERROR,
+        /// …); 0 on return.
         state: u32,
     },
+    /// In-kernel `dma_fence_wait`: its start or its end (the
+    /// `dma_fence_wait_start`/`_end` tracepoints), on the waiting thread.
     FenceWait {
+        /// Entry at the wait's start, return at its end.
         phase: Phase,
+        /// `struct dma_fence *` waited on.
         fence: u64,
     },
     /// The members of an array about to be made on this thread (`count` may
     /// exceed the listed ones).
     ArrayCreate {
+        /// How many fences the array will hold: more than listed when over
+        /// `fencescope_schema::ARRAY_MEMBERS`.
         count: u32,
+        /// The first members' `struct dma_fence *`; past `count`, zero.
         members: [u64; schema::ARRAY_MEMBERS],
     },
     /// The arm hook was called with `arg0` (a fence, or a job context).
     Arm {
+        /// The hook's first argument: the fence where the hook takes one
+        /// (fencefix_arm), else the driver's job context.
         arg0: u64,
+    },
+    /// Who a vb2 queue is, at a QBUF on it (the meta's process queued).
+    Vb2Queue {
+        /// `struct vb2_queue *`.
+        queue: u64,
+        /// `enum v4l2_buf_type`: 1 capture, 2 output, 9/10 their multiplanar forms, ….
+        queue_type: u32,
+        /// The device the driver bound (`dev_name(q->dev)`); empty where unreadable.
+        device: FenceName,
+        /// The driver's name; empty where unreadable.
+        driver: FenceName,
+        /// The video node of the owning file handle (`video0`); empty where unknown.
+        node: FenceName,
     },
     /// A vb2 buffer's stage (`fencescope_schema::VB2_*`).
     Vb2Buf {
+        /// `struct vb2_queue *`.
         queue: u64,
+        /// `struct vb2_buffer *`: a stable name while its queue's buffers are
+        /// allocated.
         vb: u64,
+        /// `VB2_QBUF`, `VB2_BUF_QUEUE`, `VB2_BUF_DONE` or `VB2_DQBUF`.
         stage: u32,
     },
     /// Cumulative per-kind drop counts (index = kind value).
     Drops {
+        /// Records lost so far, summed over CPUs, indexed by `Kind` value (0 unused).
         by_kind: [u64; schema::DROP_SLOTS as usize],
     },
 }
@@ -129,7 +221,9 @@ pub enum Body {
 /// Entry or return of a bracketed call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
+    /// The function was entered (a wait started).
     Entry,
+    /// The function returned (a wait ended).
     Return,
 }
 
@@ -146,20 +240,35 @@ impl Phase {
     }
 }
 
+/// One decoded record: when, where and who, and what happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Event {
+    /// When, where and who: the record's header.
     pub meta: Meta,
+    /// What happened: the record's kind and its fields.
     pub body: Body,
 }
 
+/// Why a byte record could not be decoded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
+    /// Fewer bytes than a header: not even the kind can be read.
     #[error("record of {0} bytes is shorter than a header")]
     Short(usize),
+    /// A `Header::kind` this schema does not know (a newer kernel side, or a
+    /// corrupt capture).
     #[error("unknown record kind {0}")]
     UnknownKind(u16),
+    /// The length is not the size of the kind's record.
     #[error("record of kind {kind:?} has {got} bytes, expected {want}")]
-    Length { kind: Kind, got: usize, want: usize },
+    Length {
+        /// The kind the header names.
+        kind: Kind,
+        /// Bytes the record has.
+        got: usize,
+        /// Bytes a record of that kind has (`Kind::record_len`).
+        want: usize,
+    },
 }
 
 /// A record out of a ring buffer or a capture chunk, at any alignment (the
@@ -249,6 +358,16 @@ impl Event {
             Kind::ArrayCreate => {
                 let r: schema::ArrayCreate = read(bytes);
                 Body::ArrayCreate { count: r.count, members: r.members }
+            }
+            Kind::Vb2Queue => {
+                let r: schema::Vb2Queue = read(bytes);
+                Body::Vb2Queue {
+                    queue: r.queue,
+                    queue_type: r.queue_type,
+                    device: Name(r.device),
+                    driver: Name(r.driver),
+                    node: Name(r.node),
+                }
             }
             Kind::Vb2Buf => {
                 let r: schema::Vb2Buf = read(bytes);
@@ -344,6 +463,18 @@ impl Event {
                 out,
                 schema::Vb2Buf { header: header(Kind::Vb2Buf), queue, vb, stage, _pad: 0 },
             ),
+            Body::Vb2Queue { queue, queue_type, device, driver, node } => push(
+                out,
+                schema::Vb2Queue {
+                    header: header(Kind::Vb2Queue),
+                    queue,
+                    queue_type,
+                    _pad: 0,
+                    device: device.0,
+                    driver: driver.0,
+                    node: node.0,
+                },
+            ),
             Body::Drops { by_kind } => {
                 push(out, schema::Drops { header: header(Kind::Drops), by_kind })
             }
@@ -388,6 +519,13 @@ mod tests {
             Body::Vb2Done { phase: Phase::Entry, vb: 0x1234, state: 2 },
             Body::FenceWait { phase: Phase::Return, fence: 9 },
             Body::Vb2Buf { queue: 1, vb: 2, stage: 3 },
+            Body::Vb2Queue {
+                queue: 1,
+                queue_type: 9,
+                device: Name::new("fdea0000.video-codec"),
+                driver: Name::new("hantro-vpu"),
+                node: Name::new("video1"),
+            },
             Body::ArrayCreate { count: 17, members: [7; 16] },
             Body::Arm { arg0: 0xffff_8880_0000_1000 },
         ];

@@ -6,13 +6,21 @@ use serde::{Deserialize, Serialize};
 /// A latency distribution's figures, in nanoseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LatencySummary {
+    /// Values recorded; every other figure is 0 when this is.
     pub count: u64,
+    /// The smallest value.
     pub min_ns: u64,
+    /// The mean, rounded to the nanosecond.
     pub mean_ns: u64,
+    /// The median.
     pub p50_ns: u64,
+    /// The 90th percentile.
     pub p90_ns: u64,
+    /// The 99th percentile.
     pub p99_ns: u64,
+    /// The 99.9th percentile.
     pub p999_ns: u64,
+    /// The largest value.
     pub max_ns: u64,
 }
 
@@ -28,23 +36,34 @@ impl Default for Latency {
 }
 
 impl Latency {
+    /// Adds one value, in nanoseconds.
     pub fn record(&mut self, ns: u64) {
         // Cannot fail with auto-resize on; a value of 0 is fine (lowest 1).
         let _ = self.0.record(ns);
     }
 
+    /// Adds every value of `other`: figures of several sources under one name.
+    pub fn merge(&mut self, other: &Latency) {
+        // Cannot fail with auto-resize on.
+        let _ = self.0.add(&other.0);
+    }
+
+    /// Values recorded.
     pub fn len(&self) -> u64 {
         self.0.len()
     }
 
+    /// Whether nothing was recorded.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// The histogram itself, for [`log2_buckets`] and [`crate::stats::ks`].
     pub fn inner(&self) -> &Histogram<u64> {
         &self.0
     }
 
+    /// The figures of what was recorded; all zero when nothing was.
     pub fn summary(&self) -> LatencySummary {
         let h = &self.0;
         if h.is_empty() {

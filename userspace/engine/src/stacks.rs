@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// Folded stacks of waits and fence lifetimes: a path of names → the
+/// nanoseconds spent there, split at the stages in between.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stacks {
     /// "process;thread;style;driver;timeline;stage" → nanoseconds waited.
@@ -49,9 +51,14 @@ fn add(map: &mut BTreeMap<String, u64>, path: &[&str], stage: String, ns: u64) {
 /// Points in a fence's life, nanoseconds.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Marks {
+    /// Its `dma_fence_init`.
     pub init: u64,
+    /// First `dma_resv_add_fence`; None: never attached to a buffer.
     pub resv_attach: Option<u64>,
+    /// Entry of the `vb2_buffer_done` call it signalled in; None: it signalled
+    /// elsewhere.
     pub vb2_done: Option<u64>,
+    /// Its signal.
     pub signal: u64,
 }
 

@@ -6,7 +6,10 @@ use hdrhistogram::Histogram;
 /// distributions) and its asymptotic p-value.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Ks {
+    /// The largest gap between the two cumulative distributions, 0 to 1.
     pub d: f64,
+    /// The chance of a gap this large if both samples came from one
+    /// distribution: small means a real change.
     pub p: f64,
 }
 

@@ -1,6 +1,6 @@
 //! Who asked for a buffer's fence, how, and how long until it signalled.
 //!
-//! A compositor asks in one of two ways (REFERENCE §6): it polls the dma-buf
+//! A compositor asks in one of two ways: it polls the dma-buf
 //! fd (`dma_buf_poll`, which hooks `dma_buf_poll_cb` onto the fence if it is
 //! not signalled), or it exports a sync file (`EXPORT_SYNC_FILE`, which hands
 //! out the fence via `sync_file_create`) and polls that (`fence_check_cb_func`).

@@ -10,7 +10,8 @@ use clap::Parser;
 fn main() {
     // Like any Unix filter: `fencescope watch --interval 1 | head` ends
     // quietly when head does, instead of failing to print.
-    // SAFETY: setting a signal disposition before any thread starts.
+    // SAFETY: setting a signal disposition before any thread starts. (libc,
+    // as rustix has no safe call for it either.)
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = cli::Cli::parse();
     env_logger::Builder::new()

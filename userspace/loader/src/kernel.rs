@@ -15,28 +15,19 @@ pub fn release() -> String {
 
 /// The machine's architecture as `uname -m` says it (captures keep it).
 pub fn machine() -> String {
-    // SAFETY: uname fills a plain struct.
-    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-    if unsafe { libc::uname(&mut u) } != 0 {
-        return std::env::consts::ARCH.to_string();
-    }
-    let bytes: Vec<u8> = u.machine.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
-    String::from_utf8_lossy(&bytes).into_owned()
+    rustix::system::uname().machine().to_string_lossy().into_owned()
 }
 
 /// CLOCK_MONOTONIC in nanoseconds: the clock `bpf_ktime_get_ns()` stamps
 /// records with, for anything userspace stamps beside them.
 pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime fills a valid timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// Why the process may not be able to load BPF programs, if it may not.
 pub fn privilege_problem() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
+    if rustix::process::geteuid().is_root() {
         return None;
     }
     const CAP_SYS_ADMIN: u32 = 21;
@@ -69,14 +60,14 @@ pub fn tracefs() -> Result<PathBuf> {
     }
     let p = Path::new("/sys/kernel/tracing");
     if p.is_dir() {
-        let src = c"nodev";
-        let target = c"/sys/kernel/tracing";
-        let fstype = c"tracefs";
-        // SAFETY: NUL-terminated constants; mount fails cleanly if not allowed.
-        let r = unsafe {
-            libc::mount(src.as_ptr(), target.as_ptr(), fstype.as_ptr(), 0, std::ptr::null())
-        };
-        if r == 0 && p.join("events").is_dir() {
+        let r = rustix::mount::mount(
+            "nodev",
+            p,
+            "tracefs",
+            rustix::mount::MountFlags::empty(),
+            None::<&std::ffi::CStr>,
+        );
+        if r.is_ok() && p.join("events").is_dir() {
             return Ok(p.to_path_buf());
         }
     }
@@ -88,9 +79,12 @@ pub fn has_kprobes() -> bool {
     Path::new("/sys/bus/event_source/devices/kprobe/type").exists()
 }
 
+/// Where the kernel exposes its own BTF.
+pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+
 /// Whether the kernel has BTF, which fentry programs need.
 pub fn has_btf() -> bool {
-    Path::new("/sys/kernel/btf/vmlinux").exists()
+    Path::new(VMLINUX_BTF).exists()
 }
 
 /// The kernel's symbols from /proc/kallsyms: function names (visible even

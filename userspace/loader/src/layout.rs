@@ -98,12 +98,12 @@ pub fn from_table(release: &str) -> Result<FenceLayout> {
     })
 }
 
-/// BTF if the kernel has it (and `use_btf`), else the table.
-pub fn resolve(release: &str, use_btf: bool) -> Result<FenceLayout> {
-    if use_btf && let Ok(data) = std::fs::read("/sys/kernel/btf/vmlinux") {
-        return from_btf(&data);
+/// From the kernel's BTF blob where there is one to use, else the table.
+pub fn resolve(release: &str, btf: Option<&[u8]>) -> Result<FenceLayout> {
+    match btf {
+        Some(data) => from_btf(data),
+        None => from_table(release),
     }
-    from_table(release)
 }
 
 #[cfg(test)]

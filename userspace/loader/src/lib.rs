@@ -7,6 +7,7 @@
 //!   parsed by pure functions so they are tested without a kernel.
 //! - [`layout`]: where `struct dma_fence` keeps what the programs read, from
 //!   BTF or from a table checked against real kernels.
+//! - [`vb2_layout`]: where the kernel keeps a videobuf2 queue's names.
 //! - [`plan`]: which program watches each hook, in order of preference.
 //! - [`object`]: the embedded eBPF object.
 //! - [`live`]: loads the object, attaches the plan, and streams the ring
@@ -18,3 +19,4 @@ pub mod layout;
 pub mod live;
 pub mod object;
 pub mod plan;
+pub mod vb2_layout;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use aya::maps::{MapData, PerCpuArray, RingBuf};
 use aya::programs::{FEntry, KProbe, RawTracePoint, TracePoint};
-use aya::{Btf, Ebpf, EbpfLoader};
+use aya::{Btf, Ebpf, EbpfLoader, Endianness};
 use fencescope_engine::{Body, Event, Meta, Name};
 use fencescope_schema::{DROP_SLOTS, globals};
 use tokio::io::unix::AsyncFd;
@@ -34,6 +34,8 @@ pub struct KernelView {
     pub kprobes: bool,
     /// Where `struct dma_fence` keeps what the programs read.
     pub fence: crate::layout::FenceLayout,
+    /// Where a videobuf2 queue's names are.
+    pub vb2: crate::vb2_layout::Vb2Layout,
 }
 
 impl KernelView {
@@ -46,15 +48,18 @@ impl KernelView {
         let layout = InitRecordLayout::read(&tracefs, "dma_fence_init")?;
         let signaled_layout = InitRecordLayout::read(&tracefs, "dma_fence_signaled")?;
         let ioctl_layout = IoctlLayout::read(&tracefs);
+        // Read once for both readers: aya's for fentry, ours for the layout.
+        let vmlinux = use_btf.then(|| std::fs::read(kernel::VMLINUX_BTF).ok()).flatten();
         Ok(KernelView {
             ioctl_layout,
             signaled_layout,
             tracefs,
             layout,
             symbols: Symbols::load(),
-            btf: (use_btf && kernel::has_btf()).then(|| Btf::from_sys_fs().ok()).flatten(),
+            btf: vmlinux.as_deref().and_then(|d| Btf::parse(d, Endianness::default()).ok()),
             kprobes: kernel::has_kprobes(),
-            fence: crate::layout::resolve(&kernel::release(), use_btf)?,
+            fence: crate::layout::resolve(&kernel::release(), vmlinux.as_deref())?,
+            vb2: crate::vb2_layout::resolve(vmlinux.as_deref()),
         })
     }
 }
@@ -116,6 +121,13 @@ pub fn load_with_ring(view: &KernelView, ring_mb: u32, bench: BenchSwitches) -> 
         .override_global(globals::TP_INIT_TIMELINE_OFFSET, &l.timeline, true)
         .override_global(globals::TP_INIT_CONTEXT_OFFSET, &l.context, true)
         .override_global(globals::TP_INIT_SEQNO_OFFSET, &l.seqno, true)
+        .override_global(globals::VB2_QUEUE_TYPE_OFFSET, &view.vb2.queue_type, true)
+        .override_global(globals::VB2_QUEUE_DEV_OFFSET, &view.vb2.queue_dev, true)
+        .override_global(globals::VB2_QUEUE_OWNER_OFFSET, &view.vb2.queue_owner, true)
+        .override_global(globals::DEVICE_DRIVER_OFFSET, &view.vb2.device_driver, true)
+        .override_global(globals::V4L2_FH_VDEV_OFFSET, &view.vb2.fh_vdev, true)
+        .override_global(globals::VIDEO_DEVICE_DEV_OFFSET, &view.vb2.vdev_dev, true)
+        .override_global(globals::VIDEO_DEVICE_DEV_PARENT_OFFSET, &view.vb2.vdev_dev_parent, true)
         .load(OBJECT)
         .context("loading fencescope's eBPF object")
 }
@@ -360,6 +372,8 @@ pub struct Layout {
     pub init_record: InitRecordLayout,
     /// `struct dma_fence`'s layout.
     pub fence: crate::layout::FenceLayout,
+    /// Where a videobuf2 queue's names were read.
+    pub vb2: crate::vb2_layout::Vb2Layout,
 }
 
 impl Session {
@@ -377,7 +391,8 @@ impl Session {
         attach_arm_hooks(&mut ebpf, &view, arm_hooks, &mut attached)?;
         let ring = RingBuf::try_from(ebpf.take_map("EVENTS").context("no EVENTS map")?)?;
         let drops = PerCpuArray::try_from(ebpf.take_map("DROPS").context("no DROPS map")?)?;
-        let layout = Layout { init_record: view.layout, fence: view.fence.clone() };
+        let layout =
+            Layout { init_record: view.layout, fence: view.fence.clone(), vb2: view.vb2.clone() };
         let symbols = view.engine_symbols();
         Ok(Session { _ebpf: ebpf, ring, drops, attached, layout, symbols, bench })
     }

@@ -99,6 +99,7 @@ mod tests {
     fn text() -> String {
         let mut e = Engine::default().with_symbols(Symbols::default());
         synthetic::compositor_session(30, 3, 1_000_000).iter().for_each(|ev| e.feed(ev));
+        synthetic::decoder_session(10, 33_000_000).iter().for_each(|ev| e.feed(ev));
         encode(figures(&e.summary(), &e.distributions(), 100))
     }
 
@@ -121,6 +122,12 @@ mod tests {
         assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");
         assert!(lifetime.last().unwrap().contains("le=\"+Inf\"") && counts[19] == 10);
         assert!(t.contains("fencescope_fences_total{driver=\"drv1\",timeline=\"unbound\"} 10"));
+        let capture = "driver=\"hantro-vpu\",device=\"fdea0000.video-codec\",node=\"video1\",queue=\"capture-mplane\",process=\"chromium\"";
+        assert!(
+            t.contains(&format!("fencescope_vb2_dones_with_fence_total{{{capture}}} 10")),
+            "{t}"
+        );
+        assert!(t.contains("queue=\"output-mplane\",process=\"chromium\"} 0"), "{t}");
         assert!(t.ends_with("# EOF\n"));
     }
 

@@ -172,6 +172,24 @@ pub fn figures(s: &Summary, d: &Distributions, max_series: usize) -> Figures {
     let tl = |g: &fencescope_engine::GroupSummary| {
         labels(&[("driver", &g.driver), ("timeline", &g.timeline)])
     };
+    // Each vb2 queue under who it is; the pid is left out so that series
+    // outlive a client's restart.
+    let vb2 = |value: &dyn Fn(&fencescope_engine::Vb2Summary) -> u64| -> Vec<(Labels, u64)> {
+        s.vb2
+            .by_queue
+            .iter()
+            .map(|q| {
+                let l = labels(&[
+                    ("driver", &q.driver),
+                    ("device", &q.device),
+                    ("node", &q.node),
+                    ("queue", &q.queue),
+                    ("process", &q.process),
+                ]);
+                (l, value(&q.figures))
+            })
+            .collect()
+    };
     let hist_of = |m: &BTreeMap<String, Histogram<u64>>, key: &str, bounds: &[f64]| {
         m.get(key).map(|h| Hist::from_hdr(h, bounds))
     };
@@ -269,6 +287,24 @@ pub fn figures(s: &Summary, d: &Distributions, max_series: usize) -> Figures {
                 .iter()
                 .map(|(d, n)| (labels(&[("fence_driver", d)]), *n))
                 .collect(),
+            max_series,
+        ),
+        counter(
+            "fencescope_vb2_qbufs",
+            "Buffers userspace queued (QBUF), by videobuf2 queue and the process that queued.",
+            vb2(&|f| f.qbufs),
+            max_series,
+        ),
+        counter(
+            "fencescope_vb2_dones",
+            "Buffers the driver completed (vb2_buffer_done), by videobuf2 queue.",
+            vb2(&|f| f.buffers_done),
+            max_series,
+        ),
+        counter(
+            "fencescope_vb2_dones_with_fence",
+            "vb2_buffer_done calls that signalled a fence inside, by videobuf2 queue.",
+            vb2(&|f| f.with_fence),
             max_series,
         ),
         counter(

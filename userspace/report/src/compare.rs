@@ -147,6 +147,30 @@ pub fn render(before: Side, after: Side, alpha: f64) -> String {
         };
         t.count("  buffers without a fence", unfenced(bc), unfenced(ac));
     }
+    // videobuf2 queues, by who they are and the process that queues.
+    let queues =
+        |s: &'_ Summary| -> std::collections::BTreeMap<String, fencescope_engine::Vb2Summary> {
+            crate::vb2::rows(s)
+                .iter()
+                .map(|q| (crate::vb2::compare_key(q), q.figures.clone()))
+                .collect()
+        };
+    let (bq, aq) = (queues(bs), queues(as_));
+    for k in bq.keys().chain(aq.keys()).collect::<BTreeSet<_>>() {
+        let none = fencescope_engine::Vb2Summary::default();
+        let (b, a) = (bq.get(k).unwrap_or(&none), aq.get(k).unwrap_or(&none));
+        t.section(&format!("vb2 {k}"));
+        t.count("  qbufs", b.qbufs, a.qbufs);
+        t.count("  dones with a fence", b.with_fence, a.with_fence);
+        let p50 = |l: &fencescope_engine::LatencySummary| (l.count > 0).then_some(l.p50_ns);
+        for (label, lb, la) in [
+            ("  qbuf -> done p50 ms", &b.qbuf_to_done, &a.qbuf_to_done),
+            ("  done -> dqbuf p50 ms", &b.done_to_dqbuf, &a.done_to_dqbuf),
+        ] {
+            let (x, y) = (p50(lb), p50(la));
+            t.row(label, ms(x), ms(y), delta_ms(x, y), String::new());
+        }
+    }
     t.section("in all");
     t.count("  stub exports", bs.stub_exports(), as_.stub_exports());
     let zero = |s: &Summary| s.waits.iter().map(|w| w.zero_waits).sum::<u64>();
@@ -226,6 +250,28 @@ mod tests {
             assert!(line.chars().count() <= 72, "{line:?}");
         }
         insta::assert_snapshot!(text);
+    }
+
+    /// The series on a decoder: the same queues before and after, named,
+    /// and only the CAPTURE queue's dones carry a fence after.
+    #[test]
+    fn vb2_queues_are_compared_by_who_they_are() {
+        let session = fencescope_engine::synthetic::decoder_session(10, 33 * MS);
+        let fenceless = session
+            .iter()
+            .filter(|e| !matches!(e.body, Body::FenceInit { .. } | Body::FenceSignaled { .. }));
+        let (mut before, mut after) = (Engine::default(), Engine::default());
+        fenceless.for_each(|e| before.feed(e));
+        session.iter().for_each(|e| after.feed(e));
+        let ((bs, bd), (a_s, ad)) = (side(&before), side(&after));
+        let text = render((&bs, &bd, "6.12"), (&a_s, &ad, "6.12+rfc"), 0.01);
+        let capture = "vb2 hantro-vpu fdea0000.video-codec video1 capture-mplane by chromium";
+        let at = text.find(capture).unwrap_or_else(|| panic!("{capture} missing from\n{text}"));
+        let section: Vec<&str> = text[at..].lines().take(5).collect();
+        assert!(section[1].split_whitespace().eq(["qbufs", "10", "10", "+0", "same"]), "{text}");
+        assert!(section[2].starts_with("  dones with a fence") && section[2].contains("new"));
+        assert!(text.contains("output-mplane by chromium"), "{text}");
+        assert!(text.lines().all(|l| l.chars().count() <= 72), "{text}");
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub mod markdown;
 pub mod perfetto;
 pub mod text;
 mod units;
+mod vb2;
 
 #[cfg(test)]
 mod tests;

@@ -92,6 +92,11 @@ pub fn markdown(s: &Summary, kernel: &str) -> String {
             rows,
         );
     }
+    let queues = crate::vb2::markdown_rows(s);
+    if !queues.is_empty() {
+        let _ = writeln!(o, "\n### videobuf2 queues\n");
+        table(&mut o, &crate::vb2::MARKDOWN_HEAD, 2, queues);
+    }
     if !s.exports.is_empty() {
         let _ = writeln!(o, "\n### EXPORT_SYNC_FILE round trips (ms)\n");
         let rows = s

@@ -2,8 +2,8 @@ use super::*;
 use crate::text::text;
 use fencescope_engine::{ExportSummary, GroupSummary, LatencySummary, Vb2Summary, WaitSummary};
 
-fn sample() -> Summary {
-    let lat = |p50, p90, p99, max| LatencySummary {
+fn lat(p50: u64, p90: u64, p99: u64, max: u64) -> LatencySummary {
+    LatencySummary {
         count: 400,
         min_ns: 5_000_000,
         mean_ns: 12_500_000,
@@ -12,7 +12,45 @@ fn sample() -> Summary {
         p99_ns: p99,
         p999_ns: max,
         max_ns: max,
+    }
+}
+
+/// A stateful decoder's two queues: OUTPUT (bitstream, no fences) and
+/// CAPTURE (frames, each with the series' fence).
+fn decoder_queues() -> Vec<fencescope_engine::Vb2QueueSummary> {
+    let queue = |queue_type: u32, queue: &str, fenced: u64, signal: LatencySummary| {
+        fencescope_engine::Vb2QueueSummary {
+            driver: "hantro-vpu".into(),
+            device: "fdea0000.video-codec".into(),
+            node: "video1".into(),
+            queue_type,
+            queue: queue.into(),
+            process: "chromium".into(),
+            pid: 1234,
+            queues: 1,
+            buffers: 4,
+            figures: Vb2Summary {
+                buffers_done: 15,
+                with_fence: fenced,
+                qbufs: 17,
+                buf_queues: 17,
+                dones: 15,
+                dqbufs: 15,
+                done_paired: 15,
+                qbuf_to_done: lat(33_000_000, 34_000_000, 35_000_000, 36_000_000),
+                done_to_dqbuf: lat(1_000, 2_000, 3_000, 4_000),
+                done_to_signal: signal,
+                ..Vb2Summary::default()
+            },
+        }
     };
+    vec![
+        queue(9, "capture-mplane", 14, lat(20_000, 30_000, 40_000, 50_000)),
+        queue(10, "output-mplane", 0, LatencySummary::default()),
+    ]
+}
+
+fn sample() -> Summary {
     let mut s = Summary {
         events: 1650,
         span_ns: 10_420_000_000,
@@ -105,6 +143,8 @@ fn sample() -> Summary {
             done_paired: 30,
             qbuf_to_done: lat(99_000_000, 100_000_000, 101_000_000, 102_000_000),
             done_to_dqbuf: lat(1_000, 2_000, 3_000, 4_000),
+            done_to_signal: lat(20_000, 30_000, 40_000, 50_000),
+            by_queue: decoder_queues(),
         },
         unpaired: 0,
         contract: fencescope_engine::contract::ContractSummary {

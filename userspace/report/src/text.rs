@@ -197,5 +197,6 @@ fn buffers(o: &mut String, s: &Summary) {
                 percentiles(&g.vb2_done_to_signal, us)
             );
         }
+        crate::vb2::text(o, s);
     }
 }

@@ -14,7 +14,7 @@ use bytemuck::{Pod, Zeroable};
 use num_enum::TryFromPrimitive;
 
 /// Version of the record layouts below.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Length of the driver and timeline name buffers (NUL padded).
 pub const NAME_LEN: usize = 32;
@@ -54,6 +54,9 @@ pub enum Kind {
     /// The arm hook (a driver's device_run, `--arm-hook`) was called: the
     /// job that signals a fence is committed ([`Arm`]). Since version 3.
     Arm = 14,
+    /// Who a videobuf2 queue is, at each QBUF: its type, device, driver and
+    /// video node ([`Vb2Queue`]). Since version 4.
+    Vb2Queue = 15,
     /// Written by userspace, not the kernel: cumulative records the kernel
     /// side could not emit because the ring buffer was full ([`Drops`]).
     Drops = 100,
@@ -82,6 +85,7 @@ impl Kind {
             Kind::Vb2Buf => "vb2 buffer",
             Kind::ArrayCreate => "array create",
             Kind::Arm => "arm",
+            Kind::Vb2Queue => "vb2 queue",
             Kind::Drops => "drops",
         }
     }
@@ -101,6 +105,7 @@ impl Kind {
             Kind::Vb2Buf => core::mem::size_of::<Vb2Buf>(),
             Kind::ArrayCreate => core::mem::size_of::<ArrayCreate>(),
             Kind::Arm => core::mem::size_of::<Arm>(),
+            Kind::Vb2Queue => core::mem::size_of::<Vb2Queue>(),
             Kind::Drops => core::mem::size_of::<Drops>(),
         }
     }
@@ -299,6 +304,33 @@ pub struct Vb2Buf {
     pub _pad: u32,
 }
 
+/// Who a videobuf2 queue is: read at QBUF from the `struct vb2_queue`, so
+/// that two producers on one board (a decoder's OUTPUT and CAPTURE queues,
+/// a 2D engine beside it) come out apart. A name the kernel side could not
+/// read (its offset unknown on this kernel, a NULL pointer) is all zeroes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct Vb2Queue {
+    /// When, where and who: the process that queued.
+    pub header: Header,
+    /// `struct vb2_queue *`, as in [`Vb2Buf::queue`].
+    pub queue: u64,
+    /// `vb2_queue.type`: the `enum v4l2_buf_type` (1 capture, 2 output, 9
+    /// capture multiplanar, 10 output multiplanar, …).
+    pub queue_type: u32,
+    /// Padding, always zero: the layout is the same on both sides.
+    pub _pad: u32,
+    /// `dev_name(q->dev)`: the device the driver bound, e.g. `vim2m.0` or
+    /// `fdea0000.video-codec` (NUL padded); the node's parent device where
+    /// the driver leaves `q->dev` NULL.
+    pub device: [u8; NAME_LEN],
+    /// `q->dev->driver->name`, e.g. `vim2m`, `hantro-vpu` (NUL padded).
+    pub driver: [u8; NAME_LEN],
+    /// The video node of the file handle that owns the queue
+    /// (`q->owner`'s `vdev`), e.g. `video0` (NUL padded).
+    pub node: [u8; NAME_LEN],
+}
+
 /// Members an [`ArrayCreate`] carries at most; larger arrays say how many
 /// they hold and list the first ones.
 pub const ARRAY_MEMBERS: usize = 16;
@@ -381,7 +413,30 @@ pub mod globals {
     pub const WAKEUP_BYTES: &str = "WAKEUP_BYTES";
     /// 0: programs emit nothing (a benchmark's measure of the hooks alone).
     pub const EMIT: &str = "EMIT";
+    /// Byte offset of `type` in `struct vb2_queue`.
+    pub const VB2_QUEUE_TYPE_OFFSET: &str = "VB2_QUEUE_TYPE_OFFSET";
+    /// Byte offset of `dev` in `struct vb2_queue`.
+    pub const VB2_QUEUE_DEV_OFFSET: &str = "VB2_QUEUE_DEV_OFFSET";
+    /// Byte offset of `owner` (the owning `struct v4l2_fh *`) in `struct
+    /// vb2_queue`; [`super::OFFSET_UNKNOWN`] where not known.
+    pub const VB2_QUEUE_OWNER_OFFSET: &str = "VB2_QUEUE_OWNER_OFFSET";
+    /// Byte offset of `driver` in `struct device`; [`super::OFFSET_UNKNOWN`]
+    /// without BTF.
+    pub const DEVICE_DRIVER_OFFSET: &str = "DEVICE_DRIVER_OFFSET";
+    /// Byte offset of `vdev` in `struct v4l2_fh`.
+    pub const V4L2_FH_VDEV_OFFSET: &str = "V4L2_FH_VDEV_OFFSET";
+    /// Byte offset of `dev` in `struct video_device`;
+    /// [`super::OFFSET_UNKNOWN`] without its BTF.
+    pub const VIDEO_DEVICE_DEV_OFFSET: &str = "VIDEO_DEVICE_DEV_OFFSET";
+    /// Byte offset of `dev_parent` in `struct video_device`: the device for
+    /// drivers that leave `vb2_queue.dev` NULL (vim2m, vicodec);
+    /// [`super::OFFSET_UNKNOWN`] without its BTF.
+    pub const VIDEO_DEVICE_DEV_PARENT_OFFSET: &str = "VIDEO_DEVICE_DEV_PARENT_OFFSET";
 }
+
+/// A struct offset global's value when the offset is not known on this
+/// kernel: the kernel side then leaves what it would have read zeroed.
+pub const OFFSET_UNKNOWN: u32 = u32::MAX;
 
 #[cfg(test)]
 mod tests {
@@ -404,6 +459,7 @@ mod tests {
         assert_eq!(size_of::<AddCallback>(), 56);
         assert_eq!(size_of::<FenceWait>(), 56);
         assert_eq!(size_of::<Vb2Buf>(), 64);
+        assert_eq!(size_of::<Vb2Queue>(), 152);
         assert_eq!(size_of::<ArrayCreate>(), 176);
         assert_eq!(align_of::<FenceInit>(), 8);
     }
@@ -425,6 +481,7 @@ mod tests {
             Kind::Vb2Buf,
             Kind::ArrayCreate,
             Kind::Arm,
+            Kind::Vb2Queue,
             Kind::Drops,
         ] {
             assert_eq!(Kind::from_u16(k as u16), Some(k));

@@ -149,14 +149,12 @@ impl CaptureFile {
         if path.is_dir() {
             anyhow::bail!("{} is a directory: give -o a file name", path.display());
         }
-        let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())?;
-        // SAFETY: access() reads a NUL-terminated path.
-        if unsafe { libc::access(c.as_ptr(), libc::W_OK) } != 0 {
+        if let Err(e) = rustix::fs::access(dir, rustix::fs::Access::WRITE_OK) {
             anyhow::bail!(
                 "{}: cannot write in {}: {}",
                 path.display(),
                 dir.display(),
-                std::io::Error::last_os_error()
+                std::io::Error::from(e)
             );
         }
         Ok(())

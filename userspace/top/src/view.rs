@@ -30,11 +30,18 @@ fn per_sec(r: f64) -> String {
 
 /// Draws the whole screen from the state (no I/O: any ratatui backend).
 pub fn draw(f: &mut Frame, top: &Top) {
-    let [header, timelines, waits, spark, oldest, status] = Layout::vertical([
+    // The videobuf2 pane takes room only when queues were seen: a box of
+    // its rows, at most four.
+    let queues = top.summary.vb2.by_queue.len().min(4) as u16;
+    let vb2_height = if queues == 0 { 0 } else { queues + 3 };
+    // On a small screen the queues take the sparkline's room.
+    let spark_height = if vb2_height > 0 && f.area().height < 30 { 0 } else { 4 };
+    let [header, timelines, waits, vb2, spark, oldest, status] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Fill(3),
         Constraint::Fill(2),
-        Constraint::Length(4),
+        Constraint::Length(vb2_height),
+        Constraint::Length(spark_height),
         Constraint::Length(5),
         Constraint::Length(1),
     ])
@@ -42,7 +49,12 @@ pub fn draw(f: &mut Frame, top: &Top) {
     f.render_widget(header_line(top), header);
     draw_timelines(f, top, timelines);
     draw_waits(f, top, waits);
-    draw_sparkline(f, top, spark);
+    if vb2_height > 0 {
+        draw_vb2(f, top, vb2);
+    }
+    if spark_height > 0 {
+        draw_sparkline(f, top, spark);
+    }
     draw_oldest(f, top, oldest);
     f.render_widget(status_line(top), status);
     if top.detail {
@@ -174,6 +186,53 @@ fn draw_waits(f: &mut Frame, top: &Top, area: Rect) {
     );
     let table = Table::new(rows, widths).header(header);
     render_pane(f, top, area, Pane::Waits, title, table);
+}
+
+/// Each videobuf2 queue under who it is: the decoder's OUTPUT and CAPTURE
+/// and a 2D engine beside it, apart.
+fn draw_vb2(f: &mut Frame, top: &Top, area: Rect) {
+    let rows: Vec<Row> = top
+        .summary
+        .vb2
+        .by_queue
+        .iter()
+        .map(|q| {
+            let v = &q.figures;
+            Row::new(vec![
+                // The device last: the first to be cut on a narrow screen.
+                format!("{} {} {} {}", q.driver, q.node, q.queue, q.device).into(),
+                format!("{}[{}]", q.process, q.pid).into(),
+                num(v.qbufs.to_string()),
+                num(v.dones.to_string()),
+                num(v.with_fence.to_string()),
+                num(dur(v.qbuf_to_done.p50_ns)),
+                num(dur(v.done_to_dqbuf.p50_ns)),
+                num(dur(v.done_to_signal.p50_ns)),
+            ])
+        })
+        .collect();
+    let header = header([
+        "driver node queue device",
+        "process",
+        "qbuf",
+        "done",
+        "fenced",
+        "q→done",
+        "d→dqbuf",
+        "d→sig",
+    ]);
+    let widths = [
+        Constraint::Fill(2),
+        Constraint::Fill(1),
+        Constraint::Length(6),
+        Constraint::Length(6),
+        Constraint::Length(6),
+        FIGURE,
+        FIGURE,
+        FIGURE,
+    ];
+    let block = Block::new().borders(Borders::ALL).title("videobuf2 queues (p50)");
+    f.render_widget(Table::new(rows, widths).header(header).block(block), area);
 }
 
 fn draw_sparkline(f: &mut Frame, top: &Top, area: Rect) {

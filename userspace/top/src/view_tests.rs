@@ -52,8 +52,43 @@ fn summary(scale: u64) -> Summary {
             open: 1,
             latency: lat(28 * scale, 12.5, 30.1, 31.0),
         }],
+        vb2: fencescope_engine::Vb2Summary {
+            by_queue: decoder_queues(scale),
+            ..Default::default()
+        },
         ..Default::default()
     }
+}
+
+/// A decoder's two queues: frames with fences, bitstream without.
+fn decoder_queues(scale: u64) -> Vec<fencescope_engine::Vb2QueueSummary> {
+    [(9, "capture-mplane", 30), (10, "output-mplane", 0)]
+        .into_iter()
+        .map(|(queue_type, queue, fenced)| fencescope_engine::Vb2QueueSummary {
+            driver: "hantro-vpu".into(),
+            device: "fdea0000.video-codec".into(),
+            node: "video1".into(),
+            queue_type,
+            queue: queue.into(),
+            process: "chromium".into(),
+            pid: 1234,
+            queues: 1,
+            buffers: 4,
+            figures: fencescope_engine::Vb2Summary {
+                qbufs: 32 * scale,
+                dones: 30 * scale,
+                with_fence: fenced * scale,
+                qbuf_to_done: lat(30 * scale, 33.0, 35.0, 36.0),
+                done_to_dqbuf: lat(30 * scale, 0.5, 1.0, 1.2),
+                done_to_signal: if fenced > 0 {
+                    lat(30, 0.004, 0.011, 0.02)
+                } else {
+                    lat(0, 0.0, 0.0, 0.0)
+                },
+                ..Default::default()
+            },
+        })
+        .collect()
 }
 
 fn oldest(age_ns: u64) -> Vec<InFlightFence> {

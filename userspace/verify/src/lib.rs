@@ -12,7 +12,7 @@
 //! The parts: [`parse`] reads one line of `trace_pipe`, [`tally`] pairs the
 //! lines into per-driver counts and lifetimes (pure, fed by tests and by
 //! the live reader alike), [`tracefs`] owns the instance and its reader
-//! thread, and [`compare`] holds the two witnesses side by side.
+//! thread, and [`compare()`] holds the two witnesses side by side.
 #![deny(missing_docs)]
 
 pub mod compare;

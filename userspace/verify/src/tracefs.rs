@@ -72,7 +72,7 @@ impl Witness {
         fs::write(dir.join("buffer_size_kb"), BUFFER_KB.to_string()).map_err(fail)?;
         let pipe = fs::OpenOptions::new()
             .read(true)
-            .custom_flags(libc::O_NONBLOCK)
+            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
             .open(dir.join("trace_pipe"))
             .map_err(fail)?;
         let stop = w.stop.clone();

@@ -77,3 +77,38 @@ done
     }
     sc
 }
+
+/// Fences of the long live run that shows fencescope's memory stays flat.
+pub const LIVE_MEMORY_FENCES: u32 = 10_000_000;
+/// Seconds between two samples of its resident memory.
+pub const LIVE_MEMORY_SAMPLE_S: u32 = 5;
+
+/// `fencescope watch` through `fences` vgem fences made as fast as the
+/// producer can, its resident memory sampled meanwhile (uptime, VmRSS kB)
+/// and its peak (VmHWM) read before it stops. No `--verify`: ftrace's
+/// buffer cannot hold ten million fences' events, and this measures memory,
+/// not figures (the report's counts are checked against the producer's).
+/// Two vCPUs on wall-clock time: a rate, not a timing, is what it needs,
+/// and instruction counting would make it several times longer.
+pub fn live_memory(fences: u32) -> Scenario {
+    let script = format!(
+        r#"fence-workload vgem-rate --fences 2000 >/dev/null || exit 1
+fs_start mem /tmp/mem.report watch --format json || exit 1
+P=$(cat /tmp/mem.pid)
+( while kill -0 $P 2>/dev/null; do
+    echo "$(cut -d' ' -f1 /proc/uptime) $(awk '/^VmRSS/ {{print $2}}' /proc/$P/status)"
+    sleep {LIVE_MEMORY_SAMPLE_S}
+done ) >/tmp/rss.txt &
+S=$!
+fence-workload vgem-rate --fences {fences} >/tmp/mem.json || exit 1
+awk '/^VmHWM/ {{print $2}}' /proc/$P/status >/tmp/hwm.txt
+fs_stop mem || exit 1
+kill $S 2>/dev/null
+for f in mem.json mem.report rss.txt hwm.txt; do emit $f /tmp/$f; done
+"#
+    );
+    let mut sc = Scenario::new("live-memory", "vgem", script, 3600);
+    sc.machine.cpus = 2;
+    sc.machine.icount = false;
+    sc
+}

@@ -4,7 +4,7 @@
 //! find a scenario by name in [`SCENARIOS`].
 //!
 //! Adding one: write its function in the submodule of its topic (its script
-//! uses the `fs_start`/`fs_stop` helpers of [`INIT`] and `emit`s what the
+//! uses the `fs_start`/`fs_stop` helpers of `INIT` and `emit`s what the
 //! host checks), add an [`Entry`] to [`SCENARIOS`], its row to the README's
 //! table (the `readme_lists_every_scenario` test prints the row), and its
 //! checks to `tests/vm.rs`.
@@ -63,7 +63,7 @@ pub const SCENARIOS: &[Entry] = &[
     },
     Entry {
         name: "vivid",
-        about: "a stock videobuf2 producer streaming (no fences)",
+        about: "two vivid instances, a client streaming each at once: each queue named apart (no fences)",
         fixture: None,
         make: vivid,
     },
@@ -150,6 +150,12 @@ pub const SCENARIOS: &[Entry] = &[
         about: "the cost of watching: fence rates with and without tracers",
         fixture: None,
         make: || bench(None),
+    },
+    Entry {
+        name: "live-memory",
+        about: "fencescope watch through ten million vgem fences, its resident memory sampled",
+        fixture: None,
+        make: || live_memory(LIVE_MEMORY_FENCES),
     },
     Entry {
         name: "demo",
@@ -395,7 +401,17 @@ mod tests {
         n.dedup();
         assert_eq!(n.len(), SCENARIOS.len());
         assert!(find("truth").is_ok());
-        assert!(find("nope").unwrap_err().to_string().contains("one of truth, waits"));
+        let unknown = find("nope").unwrap_err().to_string();
+        for name in names() {
+            assert!(unknown.contains(name), "{unknown:?} does not offer {name}");
+        }
+    }
+
+    #[test]
+    fn every_entry_makes_the_scenario_of_its_name() {
+        for e in SCENARIOS {
+            assert_eq!((e.make)().name, e.name, "the entry and its Scenario::new disagree");
+        }
     }
 
     #[test]

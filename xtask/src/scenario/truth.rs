@@ -1,5 +1,5 @@
 //! The truth workload's scenarios: vgem fences of known lifetimes, counted
-//! and timed by fencescope (truth, probe, killed, top, demo).
+//! and timed by fencescope (truth, probe, killed, top, demo, smp).
 use super::{Scenario, WARM_DONE, WARM_UP};
 
 /// Lifetimes the truth workload injects: (ms, count).

@@ -2,23 +2,33 @@
 //! fencefix fixture (the series' semantics, mode by mode).
 use super::{Scenario, WARM_DONE, WARM_UP};
 
-/// Frames the vivid scenario streams, and its buffers.
+/// Frames each vivid client streams, and its buffers.
 pub const VIVID_FRAMES: u32 = 30;
 pub const VIVID_BUFFERS: u32 = 4;
+/// vivid instances, one streaming client on each: fencescope must name
+/// each queue apart (device, node, process).
+pub const VIVID_CLIENTS: u32 = 2;
 
 /// vivid streaming: a stock videobuf2 producer (no fences: the state before
-/// the series), watched at the vb2 tracepoints and `vb2_buffer_done`.
+/// the series), two instances each streamed by its own client at once,
+/// watched at the vb2 tracepoints and `vb2_buffer_done`.
 pub fn vivid() -> Scenario {
     let script = format!(
-        r#"fs_start warm /dev/null watch || exit 1
+        r#"rmmod vivid && insmod /modules/$(grep -- '-vivid.ko$' /modules/order) n_devs={VIVID_CLIENTS} || exit 1
+fs_start warm /dev/null watch || exit 1
 fence-workload v4l2 --frames 4 --buffers {VIVID_BUFFERS} >/dev/null || exit 1
 fs_start vivid /tmp/vivid.json record --verify -o /tmp/vivid.fsc --report json || exit 1
 {WARM_DONE}
-fence-workload v4l2 --frames {VIVID_FRAMES} --buffers {VIVID_BUFFERS} >/tmp/truth.json || exit 1
+pids=
+for n in $(seq 0 $(({VIVID_CLIENTS} - 1))); do
+    fence-workload v4l2 --nth $n --frames {VIVID_FRAMES} --buffers {VIVID_BUFFERS} >/tmp/truth-$n.json &
+    pids="$pids $!"
+done
+for p in $pids; do wait $p || exit 1; done
 sleep 0.5
 fs_stop vivid || exit 1
 fencescope report /tmp/vivid.fsc >/tmp/vivid.txt || exit 1
-for f in truth.json vivid.json vivid.err vivid.txt; do emit $f /tmp/$f; done
+for f in /tmp/truth-*.json /tmp/vivid.json /tmp/vivid.err /tmp/vivid.txt; do emit ${{f##*/}} $f; done
 "#
     );
     Scenario::new("vivid", "vivid", script, 600)

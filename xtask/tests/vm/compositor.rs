@@ -16,10 +16,8 @@ struct Run {
 
 fn boot(c: Compositor) -> Run {
     let boot = boot_ok(c.name, Series::V6_12, Arch::X86_64);
-    let client: serde_json::Value =
-        serde_json::from_str(boot.file("client.json").unwrap()).expect("the client's JSON");
-    let timing: serde_json::Value =
-        serde_json::from_str(boot.file("timing.json").unwrap()).unwrap();
+    let client: serde_json::Value = json(&boot, "client.json");
+    let timing: serde_json::Value = json(&boot, "timing.json");
     let at = |k: &str| timing[k].as_f64().unwrap_or(f64::NAN);
     eprintln!(
         "{}: boot {:.1} s in all, socket {:.1} s after start, frames done {:.1} s after start",

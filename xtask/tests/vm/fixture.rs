@@ -24,9 +24,7 @@ fn fixture_modes(arch: Arch) {
     let bins = build::guest_bins(arch).expect("guest binaries");
     let boot = scenario::run(&scenario_named("m2m"), &kernel, &bins).expect("boot");
     assert_eq!(boot.exit, Some(0), "{}", xtask::qemu::tail(&boot.console, 60));
-    let truth = |name: &str| -> serde_json::Value {
-        serde_json::from_str(boot.file(&format!("{name}.json")).unwrap()).unwrap()
-    };
+    let truth = |name: &str| -> serde_json::Value { json(&boot, &format!("{name}.json")) };
     let report = |name: &str| parse(&boot, &format!("{name}.report.json"));
     let series = |s: &Summary| s.group("videobuf2", "vb2-release-fence").cloned();
     let kwin = |s: &Summary, style: &str| s.waits_of(scenario::WAITER, style).cloned();

@@ -25,9 +25,7 @@ fn vim2m_modes_on_6_12_src_x86_64() {
     use xtask::scenario::{VIM2M_FRAMES, VIM2M_JOB_MS};
     let boot = boot_ok("vim2m", Series::V6_12Src, Arch::X86_64);
     let n = u64::from(VIM2M_FRAMES);
-    let truth = |name: &str| -> serde_json::Value {
-        serde_json::from_str(boot.file(&format!("{name}.json")).unwrap()).unwrap()
-    };
+    let truth = |name: &str| -> serde_json::Value { json(&boot, &format!("{name}.json")) };
     let series = |s: &Summary| s.group("videobuf2", "vb2-release-fence").cloned();
 
     let none = parse(&boot, "none.report.json");
@@ -46,6 +44,16 @@ fn vim2m_modes_on_6_12_src_x86_64() {
         assert_eq!((c.arms, c.armed, c.arms_unmatched), (n, n, 0), "{mode}: {c:#?}");
         assert_eq!(c.never_signalled, 0, "{mode}");
         assert_eq!(g.vb2_done_to_signal.count, n, "{mode}: {:#?}", s.vb2);
+        // vim2m's two queues apart, named: the fences are on CAPTURE's dones.
+        let queue = |q: &str| {
+            s.vb2.by_queue.iter().find(|r| r.queue == q).unwrap_or_else(|| panic!("{mode}: {q}"))
+        };
+        for (q, fenced) in [("capture", n), ("output", 0)] {
+            let r = queue(q);
+            assert_eq!((&*r.driver, &*r.process), ("vim2m", "fence-workload"), "{mode}: {r:#?}");
+            assert!(!r.device.is_empty() && r.node.starts_with("video"), "{mode}: {r:#?}");
+            assert_eq!(r.figures.with_fence, fenced, "{mode} {q}: {r:#?}");
+        }
         let w = s.waits_of(scenario::WAITER, "export").expect("the waiter's exports");
         eprintln!(
             "vim2m {mode}: {} fences, waits {} (p50 {:.3} ms), job {VIM2M_JOB_MS} ms",
@@ -70,9 +78,7 @@ fn kwin_waits_on_vim2m_release_fences_on_6_12_src_x86_64() {
     use xtask::scenario::{KWIN_VIM2M_FRAMES, KWIN_VIM2M_JOB_MS};
     let boot = boot_ok("kwin-vim2m", Series::V6_12Src, Arch::X86_64);
     let n = u64::from(KWIN_VIM2M_FRAMES);
-    let client = |mode: &str| -> serde_json::Value {
-        serde_json::from_str(boot.file(&format!("{mode}.json")).unwrap()).expect("client JSON")
-    };
+    let client = |mode: &str| -> serde_json::Value { json(&boot, &format!("{mode}.json")) };
     let series = |s: &Summary| s.group("videobuf2", "vb2-release-fence").cloned();
     for mode in ["none", "queue", "run"] {
         let (c, s) = (client(mode), parse(&boot, &format!("{mode}.report.json")));

@@ -77,6 +77,22 @@ pub(crate) fn run(a: &ProbeArgs, use_btf: bool) -> Result<i32> {
         "struct dma_fence: context at {}, seqno at {}, flags at {}, signalled bit {bit} (from {})",
         f.context, f.seqno, f.flags, f.source
     );
+    let v = &view.vb2;
+    let at =
+        |o: u32| if o == fencescope_schema::OFFSET_UNKNOWN { "?".into() } else { o.to_string() };
+    let _ = writeln!(
+        out,
+        "videobuf2 queue names: vb2_queue type at {}, dev at {}, owner at {}; device.driver at {}; \
+         v4l2_fh.vdev at {}; video_device.dev at {}, dev_parent at {} (from {})",
+        at(v.queue_type),
+        at(v.queue_dev),
+        at(v.queue_owner),
+        at(v.device_driver),
+        at(v.fh_vdev),
+        at(v.vdev_dev),
+        at(v.vdev_dev_parent),
+        v.source
+    );
     let mut ebpf = live::load(&view)?;
     let _ = writeln!(out, "\nhook attempts (each program loaded, attached, detached):");
     for hook in HOOKS {

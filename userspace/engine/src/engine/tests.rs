@@ -1,5 +1,6 @@
 use super::*;
-use crate::event::{Meta, Name};
+use crate::event::{Meta, Name, Phase};
+use crate::summary::Summary;
 use fencescope_schema::Via;
 
 const MS: u64 = 1_000_000;
@@ -217,7 +218,7 @@ fn drops_are_cumulative_and_shown() {
 
 #[test]
 fn table_is_bounded_and_evictions_counted() {
-    let mut e = Engine::new(Limits { max_fences: 8, ..Limits::default() });
+    let mut e = Engine::new(Limits { max_fences: 8, ..Limits::default() }).with_trace();
     let mut s = Stream::new();
     for i in 0..20u64 {
         s.init(i, 0x1000 + i, 100 + i, 1, VGEM);
@@ -228,7 +229,13 @@ fn table_is_bounded_and_evictions_counted() {
     let g = sum.group("vgem", "unbound").unwrap();
     assert_eq!((g.fences, g.in_flight), (20, 8));
     assert!(e.fences.len() <= 8);
-    assert!(e.order.len() <= 2 * 8 + 1024);
+    assert!(e.fences.order_len() <= 2 * 8 + 1024);
+    // Evicted fences keep their span in the trace, unsignalled; the live
+    // ones are added at the end.
+    let spans = e.trace().unwrap().fences;
+    assert_eq!(spans.len(), 20);
+    assert!(spans.iter().all(|f| f.signal_ns.is_none()));
+    assert_eq!(spans[0].context, 100);
 }
 
 #[test]
@@ -484,9 +491,18 @@ fn a_series_fence_on_no_buffer_is_counted() {
     s.signal(30 * MS, 0x20);
     s.init(40 * MS, 0x30, 9, 1, ("vgem", "unbound")); // not the series': not judged
     s.signal(50 * MS, 0x30);
+    s.init(60 * MS, 0x40, 40, 3, ("videobuf2", "vb2-release-fence")); // longer-lived
+    s.signal(90 * MS, 0x40);
     let c = s.run().contract;
-    assert_eq!(c.unattached_fences, 1);
-    assert_eq!(c.unattached_worst[0].seqno, 1);
+    assert_eq!(c.unattached_fences, 2);
+    assert_eq!(c.unattached_worst.iter().map(|f| f.seqno).collect::<Vec<_>>(), [3, 1]);
+
+    // Another driver asked for: the series' fences are not counted.
+    let mut e = Engine::default()
+        .with_filter(crate::filter::Filter { driver: Some("vgem".into()), ..Default::default() });
+    s.events.iter().for_each(|ev| e.feed(ev));
+    let c = e.summary().contract;
+    assert_eq!((c.unattached_fences, c.unattached_worst.len()), (0, 0));
 }
 
 #[test]

@@ -1,19 +1,9 @@
-//! The contract a fence handed to userspace must keep (the review of the
-//! videobuf2 release-fence series): it signals in finite time whatever
-//! userspace does next. So it must not be handed out before it is *armed*
-//! — before the job that signals it is committed to hardware (the arm
-//! hook, a driver's device_run) — and it must signal.
-//!
-//! Each fence's stages are kept: created, attached to a buffer (resv),
-//! armed, handed out (an export gave it, or a poll hooked a wait on it),
-//! signalled. The checks: the unarmed window (created → armed), fences
-//! handed out unarmed (they can wait on userspace), fences never signalled
-//! (alive past a threshold, or destroyed unsignalled). Each is a count, a
-//! distribution where it has one, and the worst examples with their stages.
+//! What the contract checks report: each fence's stages, the summary, and
+//! the worst examples kept for it.
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::hist::{Latency, LatencySummary};
+use crate::hist::LatencySummary;
 
 /// How many worst examples each check keeps.
 pub const EXAMPLES: usize = 5;
@@ -22,17 +12,31 @@ pub const EXAMPLES: usize = 5;
 /// reached), and who it concerns.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Stages {
+    /// The fence's driver name, as `dma_fence_ops.get_driver_name` gives it;
+    /// "?" while its names have not arrived.
     pub driver: String,
+    /// The fence's timeline name, as `dma_fence_ops.get_timeline_name` gives
+    /// it; "?" while its names have not arrived.
     pub timeline: String,
+    /// `fence->context`: its timeline's context id.
     pub context: u64,
+    /// `fence->seqno`: its place on the timeline.
     pub seqno: u64,
     /// The task that created it (queued the buffer).
     pub created_by: String,
+    /// First `dma_resv_add_fence` (it guards a buffer from then on),
+    /// nanoseconds after the init; None: never attached.
     pub attached_ns: Option<u64>,
+    /// The arm hook committed the job that signals it, nanoseconds after the
+    /// init; None: never armed.
     pub armed_ns: Option<u64>,
+    /// First handed to userspace unsignalled (an export's sync_file, or a
+    /// poll's wait callback), nanoseconds after the init; None: never.
     pub handed_ns: Option<u64>,
     /// Who it was first handed to ("process/thread").
     pub handed_to: Option<String>,
+    /// Its signal, nanoseconds after the init (its lifetime); None: not
+    /// signalled when last seen.
     pub signalled_ns: Option<u64>,
     /// Alive (unsignalled) this long when last seen.
     pub age_ns: u64,
@@ -48,29 +52,41 @@ pub struct ContractSummary {
     pub arms_unmatched: u64,
     /// Fences armed, and how long each was unarmed (created → armed).
     pub armed: u64,
+    /// Init → the arm hook's call, of every fence armed.
     pub unarmed_window: LatencySummary,
     /// Fences handed to userspace, and of those, before they were armed.
     pub handed_out: u64,
+    /// Of `handed_out`, the fences held to the contract (their timeline's
+    /// fences get armed, or they are the series' own) handed out before they
+    /// were armed: they can wait on userspace.
     pub handed_out_unarmed: u64,
     /// Worst first: longest time from hand-out to arming (or to now).
     pub handed_out_unarmed_worst: Vec<Stages>,
     /// Alive past the threshold when the figures were taken, or destroyed
     /// without a signal.
     pub never_signalled: u64,
+    /// The threshold: unsignalled this long counts as never signalled
+    /// (`Limits::never_signalled_ns`), nanoseconds.
     pub never_signalled_threshold_ns: u64,
+    /// Worst first: the longest-lived of them, destroyed ones by their age at
+    /// destroy, live ones by their age now.
     pub never_signalled_worst: Vec<Stages>,
     /// Fences of another driver on a buffer the series' fences guard (a
-    /// GPU writing a V4L2 buffer): whose they are, and the longest-lived.
+    /// GPU writing a V4L2 buffer): whose they are, and the first seen.
     #[serde(default)]
     pub foreign_fences: u64,
+    /// The foreign fences by "driver/timeline", sorted by name.
     #[serde(default)]
     pub foreign_drivers: Vec<(String, u64)>,
+    /// The first foreign fences seen, at most five (not the longest-lived:
+    /// their lives are not over when they are counted).
     #[serde(default)]
     pub foreign_worst: Vec<Stages>,
     /// The series' fences that guarded no buffer: never added to a
     /// reservation object, so a consumer of the buffer gets the stub.
     #[serde(default)]
     pub unattached_fences: u64,
+    /// The longest-lived of them, at most five.
     #[serde(default)]
     pub unattached_worst: Vec<Stages>,
     /// Queues where some buffers got a fence at buf_queue and others did
@@ -81,7 +97,7 @@ pub struct ContractSummary {
 
 /// Keeps the `EXAMPLES` stages with the largest key.
 #[derive(Clone, Debug, Default)]
-pub struct Worst(Vec<(u64, Stages)>);
+pub(crate) struct Worst(Vec<(u64, Stages)>);
 
 impl Worst {
     /// Whether an example of `key` would be kept: build its stages only then.
@@ -89,6 +105,7 @@ impl Worst {
         self.0.len() < EXAMPLES || self.0.last().is_some_and(|(k, _)| *k < key)
     }
 
+    /// Keeps `stages` if its key is among the largest.
     pub fn keep(&mut self, key: u64, stages: Stages) {
         if !self.wants(key) {
             return;
@@ -98,60 +115,11 @@ impl Worst {
         self.0.truncate(EXAMPLES);
     }
 
+    /// The examples of both lists, largest key first.
     pub fn merged(&self, other: &Worst) -> Vec<Stages> {
         let mut all = self.0.clone();
         all.extend(other.0.iter().cloned());
         all.sort_by_key(|e| std::cmp::Reverse(e.0));
         all.into_iter().take(EXAMPLES).map(|(_, s)| s).collect()
-    }
-}
-
-/// Reservation objects by what has guarded them, bounded: the oldest are
-/// forgotten first.
-#[derive(Clone, Debug, Default)]
-pub struct Resvs {
-    pub by_resv: rustc_hash::FxHashMap<u64, ResvState>,
-    pub order: std::collections::VecDeque<u64>,
-}
-
-/// Reservation objects remembered at once.
-pub const MAX_RESVS: usize = 4096;
-
-#[derive(Clone, Debug, Default)]
-pub struct ResvState {
-    /// A fence of the series' driver guarded it: a V4L2 buffer.
-    pub vb2: bool,
-    /// Fences of other drivers on it, by address, not yet counted (they
-    /// came before the first videobuf2 fence); a few at most.
-    pub others: Vec<u64>,
-}
-
-/// What the engine accumulates as fences finish.
-#[derive(Clone, Debug, Default)]
-pub struct Contract {
-    pub arms: u64,
-    pub arms_unmatched: u64,
-    pub armed: u64,
-    pub unarmed_window: Latency,
-    pub handed_out: u64,
-    pub handed_out_unarmed: u64,
-    pub handed_unarmed_worst: Worst,
-    pub destroyed_unsignalled: u64,
-    pub destroyed_worst: Worst,
-    pub foreign: u64,
-    pub foreign_drivers: std::collections::BTreeMap<String, u64>,
-    pub foreign_worst: Worst,
-    pub unattached: u64,
-    pub unattached_worst: Worst,
-    /// Buffers queued to the driver (buf_queue) by a thread still inside
-    /// the call that may attach their fence: by thread, the queue.
-    pub queueing: rustc_hash::FxHashMap<u32, u64>,
-    /// By queue: buffers that got a series fence at buf_queue, and not.
-    pub queued: std::collections::BTreeMap<u64, (u64, u64)>,
-}
-
-impl Contract {
-    pub fn reset_interval(&mut self) {
-        *self = Contract::default();
     }
 }
