@@ -9,7 +9,9 @@ use fencescope_schema::{VB2_BUF_DONE, VB2_DQBUF, VB2_QBUF};
 
 use crate::event::Phase;
 use crate::hist::Latency;
-use crate::summary::{Vb2QueueSummary, Vb2Summary};
+
+mod types;
+pub use types::{Vb2QueueSummary, Vb2Summary, queue_type_name};
 
 /// Buffers tracked at once: a few dozen per queue in practice.
 const MAX_BUFFERS: usize = 4096;
@@ -252,5 +254,4 @@ pub(crate) fn looks_like_a_node(name: &str) -> bool {
 }
 
 #[cfg(test)]
-#[path = "vb2_tests.rs"]
 mod tests;
