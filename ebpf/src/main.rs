@@ -24,7 +24,7 @@ pub(crate) static EVENTS: RingBuf = RingBuf::with_byte_size(1 << 22, 0);
 
 /// Records lost because `EVENTS` was full, per kind.
 #[map]
-static DROPS: PerCpuArray<u64> = PerCpuArray::with_max_entries(DROP_SLOTS, 0);
+pub(crate) static DROPS: PerCpuArray<u64> = PerCpuArray::with_max_entries(DROP_SLOTS, 0);
 
 // Set by userspace before load; the values here are only defaults.
 #[unsafe(no_mangle)]
@@ -109,13 +109,6 @@ unsafe fn stamp(h: *mut Header, kind: Kind, via: Via) {
     }
 }
 
-#[inline(always)]
-pub(crate) fn dropped(kind: Kind) {
-    if let Some(slot) = DROPS.get_ptr_mut(kind as u32) {
-        unsafe { *slot += 1 };
-    }
-}
-
 /// Wake the reader only once this much is waiting (set by userspace): a
 /// wake-up per record costs the traced workload a context switch each
 /// (userspace also drains on a timer, so nothing waits long).
@@ -153,7 +146,7 @@ pub(crate) fn emit<T: 'static>(kind: Kind, via: Via, fill: impl FnOnce(*mut T)) 
             fill(rec);
             entry.submit(wakeup_flag());
         }
-        None => dropped(kind),
+        None => diag::dropped(kind),
     }
 }
 
@@ -161,7 +154,9 @@ pub(crate) fn emit<T: 'static>(kind: Kind, via: Via, fill: impl FnOnce(*mut T)) 
 /// zeroes `dst` where `src` is unreadable.
 #[inline(always)]
 pub(crate) unsafe fn read_u64_into(dst: *mut u64, src: *const u8) {
-    unsafe { generated::bpf_probe_read_kernel(dst.cast(), 8, src.cast()) };
+    if unsafe { generated::bpf_probe_read_kernel(dst.cast(), 8, src.cast()) } < 0 {
+        diag::failed_read(src as u64);
+    }
 }
 
 /// Writes `fence->context` and `fence->seqno` into `context` and `seqno`;
@@ -188,6 +183,7 @@ pub(crate) fn call(kind: Kind, via: Via, object: u64, arg: u64, ret: i64, phase:
 }
 
 mod calls;
+mod diag;
 mod fence;
 mod vb2;
 

@@ -74,9 +74,14 @@ fn ptr_at(base: u64, offset: &'static u32) -> Option<u64> {
     if base == 0 || offset == OFFSET_UNKNOWN as usize {
         return None;
     }
-    unsafe { bpf_probe_read_kernel((base as usize + offset) as *const u64) }
-        .ok()
-        .filter(|p| *p != 0)
+    let at = base as usize + offset;
+    match unsafe { bpf_probe_read_kernel(at as *const u64) } {
+        Ok(p) => Some(p).filter(|p| *p != 0),
+        Err(_) => {
+            crate::diag::failed_read(at as u64);
+            None
+        }
+    }
 }
 
 /// The first word of `struct device` and of `struct device_driver` is the

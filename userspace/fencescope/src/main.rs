@@ -16,6 +16,10 @@ fn main() {
     let cli = cli::Cli::parse();
     env_logger::Builder::new()
         .filter_level(if cli.verbose { log::LevelFilter::Debug } else { log::LevelFilter::Warn })
+        // aya's own debug lines (every relocation) would bury the kernel
+        // side's diagnostics that -v is for.
+        .filter_module("aya", log::LevelFilter::Info)
+        .filter_module("aya_obj", log::LevelFilter::Info)
         .init();
     let result = match cli.command {
         cli::Command::Probe(a) => cmd::probe::run(&a, !cli.no_btf),

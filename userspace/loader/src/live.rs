@@ -8,6 +8,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use aya::maps::{MapData, PerCpuArray, RingBuf};
 use aya::programs::{FEntry, KProbe, RawTracePoint, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader, Endianness};
+use aya_log::EbpfLogger;
 use fencescope_engine::{Body, Event, Meta, Name};
 use fencescope_schema::{DROP_SLOTS, globals};
 use tokio::io::unix::AsyncFd;
@@ -104,8 +105,17 @@ pub fn load_with_ring(view: &KernelView, ring_mb: u32, bench: BenchSwitches) -> 
     let sl = view.signaled_layout;
     let io = view.ioctl_layout.unwrap_or(IoctlLayout { fd: 16, cmd: 24, ret: 16 });
     let syms = view.engine_symbols();
+    // The kernel side's diagnostics are debug lines: off (and dropped by
+    // the verifier) unless they would be shown. aya-log numbers its levels
+    // as the log crate does, 0 being off.
+    let log_level: u8 = if log::log_enabled!(target: "fencescope", log::Level::Debug) {
+        log::Level::Debug as u8
+    } else {
+        0
+    };
     EbpfLoader::new()
         .map_max_entries("EVENTS", ring_mb << 20)
+        .override_global(aya_log::LEVEL, &log_level, true)
         .override_global(globals::WAKEUP_BYTES, &wakeup, true)
         .override_global(globals::EMIT, &emit, true)
         .override_global(globals::TP_SIGNALED_CONTEXT_OFFSET, &sl.context, true)
@@ -356,6 +366,8 @@ pub struct Session {
     _ebpf: Ebpf,
     ring: RingBuf<MapData>,
     drops: PerCpuArray<MapData, u64>,
+    /// The kernel side's diagnostics (aya-log), passed on to `log`.
+    diagnostics: EbpfLogger<&'static dyn log::Log>,
     /// What each hook attached as.
     pub attached: Attached,
     /// The layouts the programs were loaded with.
@@ -391,10 +403,11 @@ impl Session {
         attach_arm_hooks(&mut ebpf, &view, arm_hooks, &mut attached)?;
         let ring = RingBuf::try_from(ebpf.take_map("EVENTS").context("no EVENTS map")?)?;
         let drops = PerCpuArray::try_from(ebpf.take_map("DROPS").context("no DROPS map")?)?;
+        let diagnostics = EbpfLogger::init(&mut ebpf).context("reading the kernel side's log")?;
         let layout =
             Layout { init_record: view.layout, fence: view.fence.clone(), vb2: view.vb2.clone() };
         let symbols = view.engine_symbols();
-        Ok(Session { _ebpf: ebpf, ring, drops, attached, layout, symbols, bench })
+        Ok(Session { _ebpf: ebpf, ring, drops, diagnostics, attached, layout, symbols, bench })
     }
 
     /// Streams records into `sink` until `stop` resolves, then drains what
@@ -402,7 +415,7 @@ impl Session {
     /// whenever they change (checked four times a second); `tick` is called
     /// every 50 ms.
     pub async fn stream(self, stop: impl Future<Output = ()>, sink: &mut impl Sink) -> Result<()> {
-        let Session { _ebpf, ring, drops, bench, .. } = self;
+        let Session { _ebpf, ring, drops, mut diagnostics, bench, .. } = self;
         let defer_reading = bench.defer_reading;
         // SAFETY: the ring buffer owns its map fd and moves into the AsyncFd,
         // which keeps it open until it is dropped after deregistering.
@@ -422,6 +435,7 @@ impl Session {
                     while let Some(item) = ring.next() {
                         sink.record(&item);
                     }
+                    diagnostics.flush();
                     ticks += 1;
                     if ticks.is_multiple_of(5) {
                         let now = counts(&drops);
@@ -448,6 +462,7 @@ impl Session {
         while let Some(item) = ring.next() {
             sink.record(&item);
         }
+        diagnostics.flush();
         // Always, even unchanged: it also says until when the session
         // watched, which is how old a fence still unsignalled had got.
         sink.record(&drops_record(counts(&drops)));
