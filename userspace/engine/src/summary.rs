@@ -184,6 +184,10 @@ pub struct Summary {
     /// The headline totals of everything above, summed once (see [`Totals`]).
     #[serde(default)]
     pub totals: Totals,
+    /// The sections whose figures are partial because records they are made
+    /// of were dropped (see [`partial_sections`]); empty when nothing was.
+    #[serde(default)]
+    pub partial: Vec<String>,
 }
 
 /// The headline figures, summed once here so no output adds them up its
@@ -264,5 +268,22 @@ impl Summary {
     /// The real fences' group of these names if there is one, else the stubs'.
     pub fn group(&self, driver: &str, timeline: &str) -> Option<&GroupSummary> {
         self.groups.iter().find(|g| g.driver == driver && g.timeline == timeline)
+    }
+}
+
+/// The sections of a [`Summary`] a dropped record of `kind` leaves partial,
+/// by the field names of the JSON report: `groups` (fence counts and
+/// lifetimes: a lost init is a fence missed, a lost signal or destroy a
+/// fence that looks alive, or never signalled), `waits` and `exports`,
+/// `vb2`, `arrays`, `contract`.
+pub fn partial_sections(kind: fencescope_schema::Kind) -> &'static [&'static str] {
+    use fencescope_schema::Kind::*;
+    match kind {
+        FenceInit | FenceNames | FenceSignaled | FenceDestroy => &["groups", "contract"],
+        ResvAdd | Arm => &["contract"],
+        Export | SyncFile | DmaBufPoll | AddCallback | FenceWait => &["waits", "exports"],
+        Vb2Done | Vb2Buf | Vb2Queue => &["vb2"],
+        ArrayCreate => &["arrays"],
+        Drops => &[],
     }
 }

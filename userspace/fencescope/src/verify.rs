@@ -3,6 +3,7 @@
 use anyhow::{Result, bail};
 use fencescope_engine::{Engine, Filter};
 use fencescope_loader::kernel;
+use fencescope_schema::Kind;
 use fencescope_verify::{Observed, Verdict, Witness, compare};
 
 use crate::cli::LiveArgs;
@@ -63,7 +64,30 @@ impl Verify {
             Err(e) => return Verdict::unavailable(format!("reading the trace pipe failed: {e}")),
         };
         seen.drivers.retain(|d| filter.driver(&d.driver));
-        compare(&observed(engine), &seen)
+        let verdict = compare(&observed(engine), &seen);
+        let summary = engine.summary();
+        // The records that make a fence: its init, or its names where the
+        // classic tracepoints alone are attached.
+        let init_kinds = if engine.names_are_inits() {
+            [Kind::FenceNames.name()]
+        } else {
+            [Kind::FenceInit.name()]
+        };
+        let inits = summary
+            .dropped_by_kind
+            .iter()
+            .filter(|(kind, _)| init_kinds.contains(&kind.as_str()))
+            .map(|(_, n)| n)
+            .sum();
+        if summary.dropped > 0 && filter.driver.is_some() {
+            // Dropped inits are of every driver: nothing to hold them against.
+            return Verdict::unavailable(format!(
+                "fencescope dropped {} records and --driver leaves the rest out \
+                 (run without --driver, or with a larger --ring-mb)",
+                summary.dropped
+            ));
+        }
+        verdict.with_drops(summary.dropped, inits)
     }
 }
 

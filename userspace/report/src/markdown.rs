@@ -38,6 +38,14 @@ pub fn markdown(s: &Summary, kernel: &str) -> String {
             s.dropped_by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
         let _ = writeln!(o, "Dropped by kind: {}.\n", kinds.join(", "));
     }
+    if !s.partial.is_empty() {
+        let _ = writeln!(
+            o,
+            "**Partial:** {}: counts are lower bounds, and a fence whose signal was dropped \
+             looks alive.\n",
+            s.partial.join(", ")
+        );
+    }
     let _ = writeln!(o, "### Fence lifetimes, init → signalled (ms)\n");
     let rows = s
         .groups

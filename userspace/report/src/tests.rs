@@ -90,6 +90,7 @@ fn sample() -> Summary {
         unnamed: 0,
         dropped: 7,
         dropped_by_kind: vec![("fence init".into(), 5), ("fence signalled".into(), 2)],
+        partial: vec!["groups".into(), "contract".into()],
         evicted: 0,
         waits: vec![
             WaitSummary {

@@ -25,6 +25,10 @@ pub fn text(s: &Summary, kernel: &str) -> String {
             s.dropped_by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
         let _ = writeln!(o, "  dropped: {}", kinds.join(", "));
     }
+    if !s.partial.is_empty() {
+        let _ = writeln!(o, "  PARTIAL: {} (counts are lower bounds;", s.partial.join(", "));
+        let _ = writeln!(o, "  a fence whose signal was dropped looks alive: a larger --ring-mb)");
+    }
     let _ = writeln!(o);
     let _ = writeln!(o, "fence lifetimes, init -> signalled (ms)");
     let _ = writeln!(

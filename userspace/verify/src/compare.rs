@@ -56,6 +56,32 @@ pub struct Verdict {
     pub ftrace_lost: u64,
     /// Why the check could not be made, when it could not.
     pub unavailable: Option<String>,
+    /// When fencescope's own ring dropped records: its counts are partial,
+    /// and what is checked instead is that the drops account for the
+    /// difference.
+    #[serde(default)]
+    pub dropped: Option<DropCheck>,
+}
+
+/// fencescope's drops held against ftrace: every fence ftrace saw born is
+/// one fencescope saw, or one whose init record its full ring dropped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DropCheck {
+    /// Records fencescope's kernel side could not emit, of every kind.
+    pub records: u64,
+    /// Of those, the records that would have made a fence (its init).
+    pub inits: u64,
+    /// Fences fencescope saw born in the window, every driver.
+    pub seen: u64,
+    /// Fences ftrace saw born in the window, every driver.
+    pub ftrace: u64,
+}
+
+impl DropCheck {
+    /// The drops account exactly for the fences fencescope missed.
+    pub fn balances(&self) -> bool {
+        self.seen + self.inits == self.ftrace
+    }
 }
 
 impl Verdict {
@@ -68,7 +94,23 @@ impl Verdict {
     pub fn agrees(&self) -> bool {
         self.unavailable.is_none()
             && self.ftrace_lost == 0
-            && self.drivers.iter().all(|d| d.mismatches.is_empty())
+            && match self.dropped {
+                // Per driver the counts are partial; the drops must balance.
+                Some(d) => d.balances(),
+                None => self.drivers.iter().all(|d| d.mismatches.is_empty()),
+            }
+    }
+
+    /// fencescope's ring dropped `records` records, `inits` of them fences'
+    /// inits: its per-driver figures are partial, and the check becomes
+    /// whether those drops account for what it missed.
+    pub fn with_drops(mut self, records: u64, inits: u64) -> Self {
+        if records > 0 {
+            let seen = self.drivers.iter().map(|d| d.fences.0).sum();
+            let ftrace = self.drivers.iter().map(|d| d.fences.1).sum();
+            self.dropped = Some(DropCheck { records, inits, seen, ftrace });
+        }
+        self
     }
 
     /// ftrace was able to check, and disagrees: a figure is wrong.
@@ -87,6 +129,18 @@ impl Verdict {
                  a larger trace buffer or fewer fences)",
                 self.ftrace_lost
             );
+        }
+        if let Some(d) = self.dropped {
+            let sum = format!("{} fences seen + {} inits dropped", d.seen, d.inits);
+            return if d.balances() {
+                format!(
+                    "verify: fencescope dropped {} records, its figures are partial; \
+                     its drops checked by ftrace: {sum} = {} in ftrace",
+                    d.records, d.ftrace
+                )
+            } else {
+                format!("verify: MISMATCH with ftrace: {sum} ≠ {} in ftrace", d.ftrace)
+            };
         }
         let bad: Vec<&str> = self
             .drivers
@@ -177,7 +231,7 @@ pub fn compare(ours: &[Observed], ftrace: &Witnessed) -> Verdict {
             a
         })
         .collect();
-    Verdict { drivers, ftrace_lost: ftrace.lost, unavailable: None }
+    Verdict { drivers, ftrace_lost: ftrace.lost, unavailable: None, dropped: None }
 }
 
 fn quantile(h: &Histogram<u64>, q: f64) -> u64 {
@@ -248,5 +302,23 @@ mod tests {
         assert!(!v.agrees());
         assert!(v.headline().contains("ftrace lost 4 events"));
         assert!(Verdict::unavailable("no tracefs").headline().contains("no tracefs"));
+    }
+
+    #[test]
+    fn drops_that_account_for_the_missing_fences_pass_as_partial() {
+        let v = compare(&ours(7, 6, &[5_000]), &witnessed(10, 10, &[5_000])).with_drops(9, 3);
+        assert!(v.agrees() && !v.contradicts(), "{}", v.text());
+        assert_eq!(
+            v.headline(),
+            "verify: fencescope dropped 9 records, its figures are partial; its drops checked \
+             by ftrace: 7 fences seen + 3 inits dropped = 10 in ftrace"
+        );
+        // One fence neither seen nor dropped: the drop count is wrong.
+        let v = compare(&ours(6, 6, &[5_000]), &witnessed(10, 10, &[5_000])).with_drops(9, 3);
+        assert!(v.contradicts());
+        assert!(v.headline().contains("6 fences seen + 3 inits dropped ≠ 10"), "{}", v.headline());
+        // No drops: the exact check, unchanged.
+        let v = compare(&ours(7, 7, &[5_000]), &witnessed(10, 10, &[5_000])).with_drops(0, 0);
+        assert!(v.dropped.is_none() && v.contradicts());
     }
 }

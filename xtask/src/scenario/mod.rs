@@ -104,6 +104,12 @@ pub const SCENARIOS: &[Entry] = &[
         make: smp,
     },
     Entry {
+        name: "overload",
+        about: "a ring too small for the run: drops counted, held against ftrace, logged with -v",
+        fixture: None,
+        make: overload,
+    },
+    Entry {
         name: "m2m",
         about: "the series' modes on the fencefix fixture (kernel 6.12-bpo)",
         fixture: Some("fencefix"),

@@ -1,5 +1,5 @@
 //! The truth workload's scenarios: vgem fences of known lifetimes, counted
-//! and timed by fencescope (truth, probe, killed, top, demo, smp).
+//! and timed by fencescope (truth, probe, killed, top, demo, smp, overload).
 use super::{Scenario, WARM_DONE, WARM_UP};
 
 /// Lifetimes the truth workload injects: (ms, count).
@@ -145,4 +145,28 @@ done
     let mut sc = Scenario::new("smp", "vgem", script, 1200);
     sc.machine.cpus = SMP_CPUS;
     sc
+}
+
+/// Fences the overload run makes, as fast as the producer can: their
+/// records fill [`OVERLOAD_RING_MB`] several times over.
+pub const OVERLOAD_FENCES: u32 = 5_000;
+/// The overload run's ring, MiB: the smallest there is.
+pub const OVERLOAD_RING_MB: u32 = 1;
+
+/// A ring that cannot carry the run: the reader waits until the end (the
+/// benchmarks' switch), so every record past the first MiB is dropped.
+/// ftrace witnesses the same run, so the drops fencescope reports are held
+/// against the fences it missed; `-v` shows the kernel side's own log of
+/// its failed reservations.
+pub fn overload() -> Scenario {
+    let script = format!(
+        r#"{WARM_UP}fs_start over /tmp/over.json -v record --verify --ring-mb {OVERLOAD_RING_MB} --defer-reading -o /tmp/over.fsc --report json || exit 1
+{WARM_DONE}fence-workload vgem-rate --fences {OVERLOAD_FENCES} >/tmp/truth.json || exit 1
+sleep 0.5
+fs_stop over || exit 1
+fencescope report /tmp/over.fsc --format json >/tmp/replay.json || exit 1
+for f in truth.json over.json over.err replay.json; do emit $f /tmp/$f; done
+"#
+    );
+    Scenario::new("overload", "vgem", script, 600)
 }

@@ -1,6 +1,6 @@
 //! Whole sessions on Debian's 6.12: `compare` before and after, a recording
 //! killed mid-run, `top` live against its own capture, and four vCPUs run
-//! twenty times.
+//! twenty times, and a ring too small for its run.
 use super::*;
 
 /// Before (only the stub) against after (real fences): compare says what
@@ -184,4 +184,39 @@ fn smp_runs_on_6_12_x86_64() {
         assert_eq!(s.real_fences(), fences, "run {i}: other real fences appeared");
     }
     assert!(misses.is_empty(), "runs with a count off:\n{}", misses.join("\n"));
+}
+
+/// A ring that cannot carry the run: fencescope counts every record it
+/// could not emit, and ftrace, in the same boot, holds those drops against
+/// the fences it missed: each fence the workload made is one fencescope saw
+/// or one whose init it reports dropped, exactly. The capture keeps the
+/// drops, and `-v` shows the kernel side's own log of them.
+#[test]
+#[ignore = "boots a VM: run with cargo xtask test"]
+fn overload_on_6_12_x86_64() {
+    let boot = boot_ok("overload", Series::V6_12, Arch::X86_64);
+    let err = boot.file("over.err").unwrap();
+    let truth: serde_json::Value = json(&boot, "truth.json");
+    let made = truth["fences"].as_u64().unwrap();
+    assert_eq!(made, u64::from(scenario::OVERLOAD_FENCES));
+    let s = parse(&boot, "over.json");
+    let inits = s.dropped_by_kind.iter().find(|(k, _)| k == "fence init").map_or(0, |(_, n)| *n);
+    let g = s.group("vgem", "unbound").expect("vgem fences before the ring filled");
+    eprintln!(
+        "overload: {made} fences made, {} seen, {inits} inits dropped, {} records dropped {:?}",
+        g.fences, s.dropped, s.dropped_by_kind
+    );
+    assert!(inits > made / 4, "the ring did not overflow: {inits} inits dropped of {made}");
+    assert_eq!(g.fences + inits, made, "seen + dropped inits against the workload's count");
+    assert!(s.partial.iter().any(|p| p == "groups"), "fence figures not marked partial");
+    let headline = err.lines().find(|l| l.starts_with("verify:")).expect("a verify line");
+    let want = format!("{} fences seen + {inits} inits dropped = {made} in ftrace", g.fences);
+    assert!(headline.contains(&want), "{headline}\nwanted: {want}");
+    // Nothing the kernel side counted is lost on the way to the capture.
+    let replay = parse(&boot, "replay.json");
+    assert_eq!((replay.dropped, &replay.dropped_by_kind), (s.dropped, &s.dropped_by_kind));
+    assert!(
+        err.lines().any(|l| l.contains("ring buffer full") && l.contains("dropped on this CPU")),
+        "no kernel-side log of the drops under -v:\n{err}"
+    );
 }

@@ -163,6 +163,12 @@ impl Engine {
         self
     }
 
+    /// Whether a fence's names record is its init (classic tracepoints
+    /// only): then that is the record a fence is born of.
+    pub fn names_are_inits(&self) -> bool {
+        self.classic.on
+    }
+
     /// Kernel addresses for classifying waits and stubs (from kallsyms
     /// live, from the capture on replay).
     pub fn with_symbols(mut self, symbols: Symbols) -> Self {

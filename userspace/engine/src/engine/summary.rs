@@ -115,6 +115,7 @@ impl Engine {
             unpaired: t.unpaired + self.waits.dropped_open(),
             contract: self.contract.summary(seen!(self), t.seen_until_ns, never),
             totals: Default::default(),
+            partial: partial(&t.dropped_by_kind),
         };
         s.totals = s.totals();
         s
@@ -134,4 +135,17 @@ fn dropped_by_kind(by_slot: &[u64]) -> Vec<(String, u64)> {
         (kind.map_or_else(|| format!("kind {k}"), |k| k.name().into()), *n)
     });
     named.collect()
+}
+
+/// The sections the dropped records leave partial, in the summary's order.
+fn partial(by_slot: &[u64]) -> Vec<String> {
+    const ORDER: [&str; 6] = ["groups", "waits", "exports", "vb2", "arrays", "contract"];
+    let hit: Vec<&str> = by_slot
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .filter_map(|(k, _)| fencescope_schema::Kind::from_u16(k as u16))
+        .flat_map(|k| crate::summary::partial_sections(k).iter().copied())
+        .collect();
+    ORDER.iter().filter(|s| hit.contains(s)).map(|s| s.to_string()).collect()
 }

@@ -380,6 +380,15 @@ fn drops_are_kept_by_kind() {
     let sum = s.run();
     assert_eq!(sum.dropped, 7);
     assert_eq!(sum.dropped_by_kind, [("fence init".into(), 5), ("fence signalled".into(), 2)]);
+    assert_eq!(sum.partial, ["groups", "contract"]);
+
+    by_kind = [0; fencescope_schema::DROP_SLOTS as usize];
+    by_kind[fencescope_schema::Kind::Export as usize] = 1;
+    by_kind[fencescope_schema::Kind::Vb2Buf as usize] = 1;
+    let mut s = Stream::new();
+    s.push(MS, Body::Drops { by_kind });
+    assert_eq!(s.run().partial, ["waits", "exports", "vb2"]);
+    assert!(Stream::new().run().partial.is_empty());
 }
 
 /// A vb2 release fence: created at `ts` (queue time), attached at once.
