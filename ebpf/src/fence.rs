@@ -1,18 +1,23 @@
 //! Fence lifetimes: init (three ways), names, signal (two ways), destroy.
 use aya_ebpf::{
     EbpfContext,
-    helpers::bpf_probe_read_kernel_str_bytes,
+    helpers::{bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes},
     macros::{fentry, kprobe, raw_tracepoint, tracepoint},
     programs::{FEntryContext, ProbeContext, RawTracePointContext, TracePointContext},
 };
-use fencescope_schema::{FenceDestroy, FenceInit, FenceNames, FenceSignaled, Kind, NAME_LEN, Via};
+use fencescope_schema::{
+    DESTROY_SIGNALLED, DESTROY_UNKNOWN, FenceDestroy, FenceInit, FenceNames, FenceSignaled, Kind,
+    NAME_LEN, Via,
+};
 
 use crate::{
-    TP_INIT_CONTEXT_OFFSET, TP_INIT_DRIVER_OFFSET, TP_INIT_SEQNO_OFFSET, TP_INIT_TIMELINE_OFFSET,
-    TP_SIGNALED_CONTEXT_OFFSET, TP_SIGNALED_SEQNO_OFFSET, emit, fence_ids_into, global,
+    FENCE_FLAGS_OFFSET, FENCE_SIGNALED_BIT, TP_INIT_CONTEXT_OFFSET, TP_INIT_DRIVER_OFFSET,
+    TP_INIT_SEQNO_OFFSET, TP_INIT_TIMELINE_OFFSET, TP_SIGNALED_CONTEXT_OFFSET,
+    TP_SIGNALED_SEQNO_OFFSET, emit, fence_ids_into, global,
 };
 
 // Signal and export records share the init record's shape.
+const _: () = assert!(DESTROY_SIGNALLED == 1);
 const _: () = assert!(size_of::<FenceInit>() == size_of::<FenceSignaled>());
 
 /// A [`FenceInit`]-shaped record (init, signal, export) of a fence whose
@@ -106,12 +111,29 @@ pub fn fence_signaled_raw(ctx: RawTracePointContext) -> i32 {
     0
 }
 
-/// `trace_dma_fence_destroy(fence)`: the last reference went.
+/// `trace_dma_fence_destroy(fence)`: the last reference went. Its
+/// signalled bit says whether a signal record missing by then was lost.
 #[raw_tracepoint(tracepoint = "dma_fence_destroy")]
 pub fn fence_destroy_raw(ctx: RawTracePointContext) -> i32 {
-    let fence = ctx.arg::<*const u8>(0) as u64;
+    let fence = ctx.arg::<*const u8>(0);
+    let bit = global(&FENCE_SIGNALED_BIT);
+    let signalled = if bit < 64 {
+        let at = fence.wrapping_add(global(&FENCE_FLAGS_OFFSET));
+        match unsafe { bpf_probe_read_kernel(at.cast::<u64>()) } {
+            // DESTROY_SIGNALLED is 1, DESTROY_UNSIGNALLED 0: the bit itself.
+            Ok(flags) => ((flags >> bit) & 1) as u32,
+            Err(_) => {
+                crate::diag::failed_read(at as u64);
+                DESTROY_UNKNOWN
+            }
+        }
+    } else {
+        DESTROY_UNKNOWN
+    };
     emit(Kind::FenceDestroy, Via::RawTracepoint, |r: *mut FenceDestroy| unsafe {
-        (*r).fence = fence;
+        (&raw mut (*r).fence).write_volatile(fence as u64);
+        (&raw mut (*r).signalled).write_volatile(signalled);
+        (&raw mut (*r)._pad).write_volatile(0);
     });
     0
 }

@@ -64,6 +64,10 @@ pub(crate) static VIDEO_DEVICE_DEV_OFFSET: u32 = OFFSET_UNKNOWN;
 #[unsafe(no_mangle)]
 pub(crate) static VIDEO_DEVICE_DEV_PARENT_OFFSET: u32 = OFFSET_UNKNOWN;
 #[unsafe(no_mangle)]
+pub(crate) static FENCE_FLAGS_OFFSET: u32 = 48;
+#[unsafe(no_mangle)]
+pub(crate) static FENCE_SIGNALED_BIT: u32 = OFFSET_UNKNOWN;
+#[unsafe(no_mangle)]
 pub(crate) static WAIT_FUNC_DMABUF: u64 = 0;
 #[unsafe(no_mangle)]
 pub(crate) static WAIT_FUNC_SYNC_FILE: u64 = 0;

@@ -16,6 +16,8 @@ fn record(i: u64) -> Vec<u8> {
             comm: [0; 16],
         },
         fence: 0xffff_0000 + i,
+        signalled: 1,
+        _pad: 0,
     };
     bytemuck::bytes_of(&r).to_vec()
 }

@@ -103,6 +103,9 @@ pub enum Body {
     FenceDestroy {
         /// `struct dma_fence *`; the address may be reused by a later init.
         fence: u64,
+        /// Whether it had signalled, from its flags; None where the kernel
+        /// side could not tell (or a capture from before it did).
+        signalled: Option<bool>,
     },
     /// `dma_resv_add_fence(resv, fence, usage)`: the fence now guards a buffer.
     ResvAdd {
@@ -291,7 +294,8 @@ impl Event {
         let h: schema::Header = read(bytes);
         let kind = Kind::from_u16(h.kind).ok_or(DecodeError::UnknownKind(h.kind))?;
         let want = kind.record_len();
-        if bytes.len() != want {
+        let old_destroy = kind == Kind::FenceDestroy && bytes.len() == schema::FENCE_DESTROY_V4_LEN;
+        if bytes.len() != want && !old_destroy {
             return Err(DecodeError::Length { kind, got: bytes.len(), want });
         }
         let meta = Meta {
@@ -320,9 +324,18 @@ impl Event {
                 let r: schema::FenceSignaled = read(bytes);
                 Body::FenceSignaled { fence: r.fence, context: r.context, seqno: r.seqno }
             }
+            Kind::FenceDestroy if old_destroy => Body::FenceDestroy {
+                fence: read::<u64>(&bytes[size_of::<schema::Header>()..]),
+                signalled: None,
+            },
             Kind::FenceDestroy => {
                 let r: schema::FenceDestroy = read(bytes);
-                Body::FenceDestroy { fence: r.fence }
+                let signalled = match r.signalled {
+                    schema::DESTROY_UNSIGNALLED => Some(false),
+                    schema::DESTROY_SIGNALLED => Some(true),
+                    _ => None,
+                };
+                Body::FenceDestroy { fence: r.fence, signalled }
             }
             Kind::ResvAdd => {
                 let r: schema::ResvAdd = read(bytes);
@@ -422,8 +435,14 @@ impl Event {
                     seqno,
                 },
             ),
-            Body::FenceDestroy { fence } => {
-                push(out, schema::FenceDestroy { header: header(Kind::FenceDestroy), fence })
+            Body::FenceDestroy { fence, signalled } => {
+                let signalled = match signalled {
+                    Some(false) => schema::DESTROY_UNSIGNALLED,
+                    Some(true) => schema::DESTROY_SIGNALLED,
+                    None => schema::DESTROY_UNKNOWN,
+                };
+                let header = header(Kind::FenceDestroy);
+                push(out, schema::FenceDestroy { header, fence, signalled, _pad: 0 })
             }
             Body::ResvAdd { resv, fence, usage } => push(
                 out,
@@ -508,7 +527,9 @@ mod tests {
                 timeline: Name::new("unbound"),
             },
             Body::FenceSignaled { fence: 1, context: 2, seqno: 3 },
-            Body::FenceDestroy { fence: 9 },
+            Body::FenceDestroy { fence: 9, signalled: Some(true) },
+            Body::FenceDestroy { fence: 9, signalled: Some(false) },
+            Body::FenceDestroy { fence: 9, signalled: None },
             Body::Drops { by_kind: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15] },
             Body::ResvAdd { resv: 0xaa, fence: 0xbb, usage: 1 },
             Body::Export { phase: Phase::Entry, object: 0xf11e, ret: 0 },
@@ -541,7 +562,12 @@ mod tests {
     fn bad_records_are_refused() {
         assert_eq!(Event::decode(&[0; 8]), Err(DecodeError::Short(8)));
         let mut bytes = Vec::new();
-        Event { meta: meta(), body: Body::FenceDestroy { fence: 1 } }.encode(&mut bytes);
+        Event { meta: meta(), body: Body::FenceDestroy { fence: 1, signalled: None } }
+            .encode(&mut bytes);
+        // A destroy of schema 4 (no `signalled`) still reads, as unknown.
+        let old = &bytes[..fencescope_schema::FENCE_DESTROY_V4_LEN];
+        let body = Event::decode(old).map(|e| e.body);
+        assert_eq!(body, Ok(Body::FenceDestroy { fence: 1, signalled: None }));
         bytes.push(0);
         assert!(matches!(Event::decode(&bytes), Err(DecodeError::Length { .. })));
         bytes.truncate(40);

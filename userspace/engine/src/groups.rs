@@ -24,6 +24,8 @@ pub(crate) struct Group {
     pub destroyed_unsignalled: u64,
     /// Destroyed unsignalled before anyone could wait on them.
     pub dropped_unpublished: u64,
+    /// Destroyed signalled, its signal record lost.
+    pub signal_unseen: u64,
     pub lifetime: Latency,
     /// Fences of this group the arm hook armed: its fences are held to the
     /// arming contract.
@@ -44,6 +46,7 @@ impl Group {
             signalled: 0,
             destroyed_unsignalled: 0,
             dropped_unpublished: 0,
+            signal_unseen: 0,
             lifetime: Latency::default(),
             armed: 0,
             resv_usage: [0; 4],
@@ -90,6 +93,7 @@ impl Group {
             oldest_in_flight_ns,
             destroyed_unsignalled: self.destroyed_unsignalled,
             dropped_unpublished: self.dropped_unpublished,
+            signal_unseen: self.signal_unseen,
             lifetime: self.lifetime.summary(),
             resv_usage: self.resv_usage,
             attach_to_signal: self.attach_to_signal.summary(),
@@ -201,7 +205,11 @@ impl Groups {
             .iter()
             .zip(in_flight)
             .filter(|(g, (n, _))| {
-                let seen = g.fences + g.signalled + g.destroyed_unsignalled + g.dropped_unpublished;
+                let seen = g.fences
+                    + g.signalled
+                    + g.destroyed_unsignalled
+                    + g.dropped_unpublished
+                    + g.signal_unseen;
                 !g.hidden && seen + *n > 0
             })
             .map(|(g, (n, oldest))| g.summary(n, oldest))

@@ -38,6 +38,10 @@ pub struct GroupSummary {
     /// no hang. Omitted at zero, so reports without it read the same.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub dropped_unpublished: u64,
+    /// Destroyed signalled, its signal record never seen: lost to a full
+    /// ring. No lifetime, and no hang. Omitted at zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub signal_unseen: u64,
     /// init → signalled.
     pub lifetime: LatencySummary,
     /// Fences added to a reservation object, by `enum dma_resv_usage`
@@ -213,6 +217,9 @@ pub struct Totals {
     pub dropped_unpublished: u64,
     /// Destroyed unsignalled after someone could wait on them, every group.
     pub destroyed_unsignalled: u64,
+    /// Destroyed signalled with their signal record lost, every group.
+    #[serde(default)]
+    pub signal_unseen: u64,
     /// Records the kernel side could not emit.
     pub dropped_records: u64,
     /// Fences forgotten because the tracking table was full.
@@ -237,6 +244,7 @@ impl Summary {
             never_signalled: self.contract.never_signalled,
             dropped_unpublished: self.groups.iter().map(|g| g.dropped_unpublished).sum(),
             destroyed_unsignalled: self.groups.iter().map(|g| g.destroyed_unsignalled).sum(),
+            signal_unseen: self.groups.iter().map(|g| g.signal_unseen).sum(),
             dropped_records: self.dropped,
             evicted: self.evicted,
             unnamed: self.unnamed,

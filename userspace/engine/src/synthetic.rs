@@ -36,7 +36,7 @@ pub fn compositor_session_from(first: u64, fences: u64, timelines: u64, gap_ns: 
         push(t + 3_000, 20, "kwin_wayland", Body::SyncFile { fence, context, seqno: 1 });
         push(t + 4_000, 20, "kwin_wayland", Body::Export { phase: ret, object: 0, ret: 0 });
         push(t + 500_000, 10, "producer", Body::FenceSignaled { fence, context: 0, seqno: 0 });
-        push(t + 600_000, 10, "producer", Body::FenceDestroy { fence });
+        push(t + 600_000, 10, "producer", Body::FenceDestroy { fence, signalled: Some(true) });
     }
     out
 }

@@ -16,9 +16,10 @@ pub struct FenceLayout {
     pub seqno: u32,
     /// Offset of `flags` (unsigned long).
     pub flags: u32,
-    /// None where neither BTF nor the table knows it for this kernel. The
-    /// eBPF programs do not read the flags today; what would need the bit
-    /// says it is unknown rather than guess.
+    /// `DMA_FENCE_FLAG_SIGNALED_BIT`; None where neither BTF nor the table
+    /// knows it for this kernel. The destroy program reads it to tell a lost
+    /// signal record from a fence that never signalled; without it, it says
+    /// it cannot tell rather than guess.
     pub signaled_bit: Option<u32>,
     /// "BTF" or "table …": said by `probe` and kept in captures.
     pub source: String,

@@ -10,7 +10,7 @@ use aya::programs::{FEntry, KProbe, RawTracePoint, TracePoint};
 use aya::{Btf, Ebpf, EbpfLoader, Endianness};
 use aya_log::EbpfLogger;
 use fencescope_engine::{Body, Event, Meta, Name};
-use fencescope_schema::{DROP_SLOTS, globals};
+use fencescope_schema::{DROP_SLOTS, OFFSET_UNKNOWN, globals};
 use tokio::io::unix::AsyncFd;
 
 use crate::kernel::{self, InitRecordLayout, IoctlLayout, Symbols};
@@ -105,6 +105,7 @@ pub fn load_with_ring(view: &KernelView, ring_mb: u32, bench: BenchSwitches) -> 
     let sl = view.signaled_layout;
     let io = view.ioctl_layout.unwrap_or(IoctlLayout { fd: 16, cmd: 24, ret: 16 });
     let syms = view.engine_symbols();
+    let signaled_bit = view.fence.signaled_bit.unwrap_or(OFFSET_UNKNOWN);
     // The kernel side's diagnostics are debug lines: off (and dropped by
     // the verifier) unless they would be shown. aya-log numbers its levels
     // as the log crate does, 0 being off.
@@ -138,6 +139,8 @@ pub fn load_with_ring(view: &KernelView, ring_mb: u32, bench: BenchSwitches) -> 
         .override_global(globals::V4L2_FH_VDEV_OFFSET, &view.vb2.fh_vdev, true)
         .override_global(globals::VIDEO_DEVICE_DEV_OFFSET, &view.vb2.vdev_dev, true)
         .override_global(globals::VIDEO_DEVICE_DEV_PARENT_OFFSET, &view.vb2.vdev_dev_parent, true)
+        .override_global(globals::FENCE_FLAGS_OFFSET, &view.fence.flags, true)
+        .override_global(globals::FENCE_SIGNALED_BIT, &signaled_bit, true)
         .load(OBJECT)
         .context("loading fencescope's eBPF object")
 }

@@ -14,7 +14,7 @@ use bytemuck::{Pod, Zeroable};
 use num_enum::TryFromPrimitive;
 
 /// Version of the record layouts below.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Length of the driver and timeline name buffers (NUL padded).
 pub const NAME_LEN: usize = 32;
@@ -209,7 +209,24 @@ pub struct FenceDestroy {
     pub header: Header,
     /// `struct dma_fence *`.
     pub fence: u64,
+    /// Whether the fence had signalled, from its flags at destroy:
+    /// [`DESTROY_UNSIGNALLED`], [`DESTROY_SIGNALLED`] or
+    /// [`DESTROY_UNKNOWN`]. A signalled fence whose signal record never
+    /// arrived lost it to a full ring: it is not a hang. Since version 5.
+    pub signalled: u32,
+    /// Zero.
+    pub _pad: u32,
 }
+
+/// [`FenceDestroy::signalled`]: the fence had not signalled.
+pub const DESTROY_UNSIGNALLED: u32 = 0;
+/// [`FenceDestroy::signalled`]: the fence had signalled.
+pub const DESTROY_SIGNALLED: u32 = 1;
+/// [`FenceDestroy::signalled`]: the kernel's signalled bit is not known.
+pub const DESTROY_UNKNOWN: u32 = 2;
+/// The length of a [`FenceDestroy`] before version 5, which had no
+/// `signalled`: captures of then still read.
+pub const FENCE_DESTROY_V4_LEN: usize = 48;
 
 /// The arm hook's call: its first argument, which is the fence when the
 /// hook takes one (fencefix_arm), else the driver's job context.
@@ -432,6 +449,11 @@ pub mod globals {
     /// drivers that leave `vb2_queue.dev` NULL (vim2m, vicodec);
     /// [`super::OFFSET_UNKNOWN`] without its BTF.
     pub const VIDEO_DEVICE_DEV_PARENT_OFFSET: &str = "VIDEO_DEVICE_DEV_PARENT_OFFSET";
+    /// `offsetof(struct dma_fence, flags)`.
+    pub const FENCE_FLAGS_OFFSET: &str = "FENCE_FLAGS_OFFSET";
+    /// `DMA_FENCE_FLAG_SIGNALED_BIT` (its place moved between kernels);
+    /// `OFFSET_UNKNOWN` where it is not known.
+    pub const FENCE_SIGNALED_BIT: &str = "FENCE_SIGNALED_BIT";
 }
 
 /// A struct offset global's value when the offset is not known on this
@@ -451,7 +473,7 @@ mod tests {
         assert_eq!(size_of::<FenceInit>(), 64);
         assert_eq!(size_of::<FenceNames>(), 112);
         assert_eq!(size_of::<FenceSignaled>(), 64);
-        assert_eq!(size_of::<FenceDestroy>(), 48);
+        assert_eq!(size_of::<FenceDestroy>(), 56);
         assert_eq!(size_of::<Arm>(), 48);
         assert_eq!(size_of::<Drops>(), 168);
         assert_eq!(size_of::<ResvAdd>(), 64);

@@ -28,7 +28,7 @@ impl Engine {
         let Some(mut fence) = self.fences.remove(old) else { return };
         let new = pseudo_address(context, seqno);
         if self.fences.contains(new) {
-            self.close(new);
+            self.close(new, None);
         }
         fence.seqno = u64::from(seqno);
         fence.key = (context, seqno);
@@ -40,7 +40,7 @@ impl Engine {
         let ts = m.ts_ns;
         if self.fences.contains(addr) {
             // The address was freed and reused, and its destroy was not seen.
-            self.close(addr);
+            self.close(addr, None);
         }
         let key = (context as u32, seqno as u32);
         let group = self.names.take_early(key);
@@ -185,18 +185,22 @@ impl Engine {
         self.groups.is_driver(group, "dma_fence_array")
     }
 
-    pub(super) fn destroy(&mut self, addr: u64) {
+    /// `addr` was destroyed; `signalled` is what its flags said then.
+    pub(super) fn destroy(&mut self, addr: u64, signalled: Option<bool>) {
         if self.fences.contains(addr) {
-            self.close(addr);
+            self.close(addr, signalled);
         }
     }
 
     /// Stops following a fence, counting it if it never signalled.
-    fn close(&mut self, addr: u64) -> Option<Fence> {
+    fn close(&mut self, addr: u64, signalled: Option<bool>) -> Option<Fence> {
         let g = self.resolve(addr)?;
         let fence = self.forget(addr)?;
         if fence.alive() {
-            if fence.published {
+            if signalled == Some(true) {
+                // It did signal: the record of it was dropped.
+                self.groups.get_mut(g).signal_unseen += 1;
+            } else if fence.published {
                 self.groups.get_mut(g).destroyed_unsignalled += 1;
                 let now = self.tally.seen_until_ns;
                 self.contract.destroyed(seen!(self), &fence, now);

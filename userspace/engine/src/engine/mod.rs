@@ -200,7 +200,7 @@ impl Engine {
                 self.signal(addr, ts, Some(m.tid))
             }
             Body::FenceSignaled { fence, .. } => self.signal(fence, ts, Some(m.tid)),
-            Body::FenceDestroy { fence } => self.destroy(fence),
+            Body::FenceDestroy { fence, signalled } => self.destroy(fence, signalled),
             // Cumulative since the session began: the latest is the total.
             Body::Drops { by_kind } => {
                 self.tally.dropped = by_kind.iter().sum();

@@ -53,7 +53,7 @@ impl Stream {
     }
 
     fn destroy(&mut self, ts: u64, addr: u64) -> &mut Self {
-        self.push(ts, Body::FenceDestroy { fence: addr })
+        self.push(ts, Body::FenceDestroy { fence: addr, signalled: Some(false) })
     }
 
     fn run(&self) -> Summary {
@@ -163,7 +163,7 @@ fn missing_signal_shows_as_in_flight_then_destroyed_unsignalled() {
     s.init(0, 0xe0, 4, 1, VGEM).init(MS, 0xe8, 5, 1, VGEM).signal(2 * MS, 0xe8);
     // On a buffer: someone could wait on it (an unpublished one is below).
     s.push(MS, Body::ResvAdd { resv: 0x55, fence: 0xe0, usage: 1 });
-    s.push(300 * MS, Body::FenceDestroy { fence: 0xf00 }); // someone else's fence
+    s.push(300 * MS, Body::FenceDestroy { fence: 0xf00, signalled: Some(true) }); // someone else's fence
     let sum = s.run();
     let g = sum.group("vgem", "unbound").unwrap();
     assert_eq!((g.fences, g.signalled, g.in_flight), (2, 1, 1));
@@ -716,4 +716,19 @@ fn fences_inited_with_seqno_zero_join_their_names_in_order_by_address() {
     assert_eq!((sum.unnamed, sum.signals_without_init), (0, 0));
     assert!(g.lifetime.min_ns.abs_diff(10 * MS) < 10 * MS / 1000, "{g:?}");
     assert!(g.lifetime.max_ns.abs_diff(15 * MS) < 15 * MS / 1000, "{g:?}");
+}
+
+#[test]
+fn a_destroy_that_says_signalled_is_a_lost_signal_not_a_hang() {
+    let mut s = Stream::new();
+    s.init(0, 0x10, 1, 1, VGEM);
+    s.push(MS, Body::ResvAdd { resv: 0x55, fence: 0x10, usage: 1 }); // someone could wait
+    s.push(5 * MS, Body::FenceDestroy { fence: 0x10, signalled: Some(true) });
+    s.init(0, 0x20, 2, 1, VGEM);
+    s.push(MS, Body::ResvAdd { resv: 0x55, fence: 0x20, usage: 1 });
+    s.push(5 * MS, Body::FenceDestroy { fence: 0x20, signalled: None }); // cannot tell: a hang
+    let sum = s.run();
+    let g = sum.group("vgem", "unbound").unwrap();
+    assert_eq!((g.signal_unseen, g.destroyed_unsignalled, g.signalled), (1, 1, 0));
+    assert_eq!((sum.totals.signal_unseen, sum.contract.never_signalled), (1, 1));
 }
