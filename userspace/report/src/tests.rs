@@ -74,6 +74,7 @@ fn sample() -> Summary {
                 fences: 12,
                 signalled: 12,
                 destroyed_unsignalled: 2,
+                signal_unseen: 3,
                 lifetime: lat(1_000, 2_000, 3_000, 123_456_789),
                 ..Default::default()
             },
