@@ -37,11 +37,12 @@ pub(crate) fn run(a: &ProbeArgs, use_btf: bool) -> Result<i32> {
             "unavailable (no kprobe PMU: CONFIG_KPROBES off)"
         }
     );
-    let _ = writeln!(
-        out,
-        "BTF: {}",
-        if kernel::has_btf() { "/sys/kernel/btf/vmlinux" } else { "absent (fentry cannot load)" }
-    );
+    let btf = match (kernel::has_btf(), use_btf) {
+        (true, true) => "/sys/kernel/btf/vmlinux",
+        (true, false) => "/sys/kernel/btf/vmlinux (layouts not read from it: --no-btf)",
+        (false, _) => "absent (fentry cannot load)",
+    };
+    let _ = writeln!(out, "BTF: {btf}");
     let symbols = kernel::Symbols::load();
     for (sym, note) in [
         ("dma_fence_init", "kprobe/fentry target for fence init"),
