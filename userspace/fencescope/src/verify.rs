@@ -53,19 +53,23 @@ impl Verify {
     }
 
     /// Ends the witness and compares; the window ends at the engine's last
-    /// kernel event.
+    /// kernel event (or, when records were dropped, at the session's end).
     pub(crate) fn finish(self, engine: &Engine, filter: &Filter) -> Verdict {
         let witness = match self.witness {
             Ok(w) => w,
             Err(why) => return Verdict::unavailable(why),
         };
-        let mut seen = match witness.finish(engine.last_ns()) {
+        let summary = engine.summary();
+        // Without drops the window ends at the last record fencescope got;
+        // with them, records stopped arriving before the session did, and
+        // the window is the whole session (until its last drop count).
+        let until = if summary.dropped > 0 { engine.seen_until_ns() } else { engine.last_ns() };
+        let mut seen = match witness.finish(until) {
             Ok(seen) => seen,
             Err(e) => return Verdict::unavailable(format!("reading the trace pipe failed: {e}")),
         };
         seen.drivers.retain(|d| filter.driver(&d.driver));
         let verdict = compare(&observed(engine), &seen);
-        let summary = engine.summary();
         // The records that make a fence: its init, or its names where the
         // classic tracepoints alone are attached.
         let init_kinds = if engine.names_are_inits() {

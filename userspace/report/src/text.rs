@@ -72,7 +72,8 @@ pub fn text(s: &Summary, kernel: &str) -> String {
     }
     let unseen = s.totals.signal_unseen;
     if unseen > 0 {
-        let _ = writeln!(o, "signal unseen: {unseen} destroyed signalled, the record of it dropped");
+        let _ =
+            writeln!(o, "signal unseen: {unseen} destroyed signalled, the record of it dropped");
     }
     crate::contract::text(&mut o, &s.contract);
     waits_and_exports(&mut o, s);

@@ -157,7 +157,8 @@ pub const OVERLOAD_RING_MB: u32 = 1;
 /// benchmarks' switch), so every record past the first MiB is dropped.
 /// ftrace witnesses the same run, so the drops fencescope reports are held
 /// against the fences it missed; `-v` shows the kernel side's own log of
-/// its failed reservations.
+/// its failed reservations. Every destroy it got says (from the fence's
+/// flags) that its fence had signalled, as each of these has.
 pub fn overload() -> Scenario {
     let script = format!(
         r#"{WARM_UP}fs_start over /tmp/over.json -v record --verify --ring-mb {OVERLOAD_RING_MB} --defer-reading -o /tmp/over.fsc --report json || exit 1
@@ -165,7 +166,10 @@ pub fn overload() -> Scenario {
 sleep 0.5
 fs_stop over || exit 1
 fencescope report /tmp/over.fsc --format json >/tmp/replay.json || exit 1
-for f in truth.json over.json over.err replay.json; do emit $f /tmp/$f; done
+fencescope dump /tmp/over.fsc >/tmp/dump.txt || exit 1
+grep -c 'FenceDestroy' /tmp/dump.txt >/tmp/destroys.txt
+grep -c 'FenceDestroy.*signalled: Some(true)' /tmp/dump.txt >>/tmp/destroys.txt
+for f in truth.json over.json over.err replay.json destroys.txt; do emit $f /tmp/$f; done
 "#
     );
     Scenario::new("overload", "vgem", script, 600)

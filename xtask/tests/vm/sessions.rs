@@ -202,9 +202,18 @@ fn overload_on_6_12_x86_64() {
     let s = parse(&boot, "over.json");
     let inits = s.dropped_by_kind.iter().find(|(k, _)| k == "fence init").map_or(0, |(_, n)| *n);
     let g = s.group("vgem", "unbound").expect("vgem fences before the ring filled");
+    let t = &s.totals;
     eprintln!(
-        "overload: {made} fences made, {} seen, {inits} inits dropped, {} records dropped {:?}",
-        g.fences, s.dropped, s.dropped_by_kind
+        "overload: {made} fences made, {} seen, {inits} inits dropped, {} records dropped {:?}; \
+         signalled {}, in flight {}, signal unseen {}, never signalled {}, partial {:?}",
+        g.fences,
+        s.dropped,
+        s.dropped_by_kind,
+        t.signalled,
+        t.in_flight,
+        t.signal_unseen,
+        t.never_signalled,
+        s.partial
     );
     assert!(inits > made / 4, "the ring did not overflow: {inits} inits dropped of {made}");
     assert_eq!(g.fences + inits, made, "seen + dropped inits against the workload's count");
@@ -212,6 +221,10 @@ fn overload_on_6_12_x86_64() {
     let headline = err.lines().find(|l| l.starts_with("verify:")).expect("a verify line");
     let want = format!("{} fences seen + {inits} inits dropped = {made} in ftrace", g.fences);
     assert!(headline.contains(&want), "{headline}\nwanted: {want}");
+    // The destroy program read each fence's signalled bit: all had signalled.
+    let destroys = boot.file("destroys.txt").unwrap();
+    let n: Vec<u64> = destroys.lines().map(|l| l.trim().parse().unwrap()).collect();
+    assert!(n[0] > 1000 && n[1] == n[0], "destroys seen, and of those signalled: {n:?}");
     // Nothing the kernel side counted is lost on the way to the capture.
     let replay = parse(&boot, "replay.json");
     assert_eq!((replay.dropped, &replay.dropped_by_kind), (s.dropped, &s.dropped_by_kind));
