@@ -116,26 +116,31 @@ pub fn fence_signaled_raw(ctx: RawTracePointContext) -> i32 {
 #[raw_tracepoint(tracepoint = "dma_fence_destroy")]
 pub fn fence_destroy_raw(ctx: RawTracePointContext) -> i32 {
     let fence = ctx.arg::<*const u8>(0);
-    let bit = global(&FENCE_SIGNALED_BIT);
-    let signalled = if bit < 64 {
-        let at = fence.wrapping_add(global(&FENCE_FLAGS_OFFSET));
-        match unsafe { bpf_probe_read_kernel(at.cast::<u64>()) } {
-            // DESTROY_SIGNALLED is 1, DESTROY_UNSIGNALLED 0: the bit itself.
-            Ok(flags) => ((flags >> bit) & 1) as u32,
-            Err(_) => {
-                crate::diag::failed_read(at as u64);
-                DESTROY_UNKNOWN
-            }
-        }
-    } else {
-        DESTROY_UNKNOWN
-    };
     emit(Kind::FenceDestroy, Via::RawTracepoint, |r: *mut FenceDestroy| unsafe {
         (&raw mut (*r).fence).write_volatile(fence as u64);
-        (&raw mut (*r).signalled).write_volatile(signalled);
+        (&raw mut (*r).signalled).write_volatile(signalled(fence));
         (&raw mut (*r)._pad).write_volatile(0);
     });
     0
+}
+
+/// Whether `fence` had signalled, from its flags: read inside the record's
+/// reservation, so a run whose programs emit nothing does not pay for it.
+#[inline(always)]
+fn signalled(fence: *const u8) -> u32 {
+    let bit = global(&FENCE_SIGNALED_BIT);
+    if bit >= 64 {
+        return DESTROY_UNKNOWN;
+    }
+    let at = fence.wrapping_add(global(&FENCE_FLAGS_OFFSET));
+    match unsafe { bpf_probe_read_kernel(at.cast::<u64>()) } {
+        // DESTROY_SIGNALLED is 1, DESTROY_UNSIGNALLED 0: the bit itself.
+        Ok(flags) => ((flags >> bit) & 1) as u32,
+        Err(_) => {
+            crate::diag::failed_read(at as u64);
+            DESTROY_UNKNOWN
+        }
+    }
 }
 
 /// Classic `dma_fence:dma_fence_signaled`, for `--attach tracepoint`: no
