@@ -29,7 +29,8 @@ pub(crate) fn dropped(kind: Kind) {
     }
 }
 
-/// Counts a failed read of kernel memory at `addr`.
+/// Counts a failed read of kernel memory at `addr` (a fence's fields, an
+/// array's members, a destroy's flags).
 #[inline(always)]
 pub(crate) fn failed_read(addr: u64) {
     if let Some(slot) = FAILED_READS.get_ptr_mut(0) {
