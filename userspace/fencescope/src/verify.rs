@@ -72,15 +72,11 @@ impl Verify {
         let verdict = compare(&observed(engine), &seen);
         // The records that make a fence: its init, or its names where the
         // classic tracepoints alone are attached.
-        let init_kinds = if engine.names_are_inits() {
-            [Kind::FenceNames.name()]
-        } else {
-            [Kind::FenceInit.name()]
-        };
+        let init = if engine.names_are_inits() { Kind::FenceNames } else { Kind::FenceInit };
         let inits = summary
             .dropped_by_kind
             .iter()
-            .filter(|(kind, _)| init_kinds.contains(&kind.as_str()))
+            .filter(|(kind, _)| kind == init.name())
             .map(|(_, n)| n)
             .sum();
         if summary.dropped > 0 && filter.driver.is_some() {
