@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use fencescope_engine::contract::{ContractSummary, Stages};
 
-use crate::units::ms;
+use crate::units::{ms, ms_cell};
 
 /// Whether there is anything to say: an arm hook ran, or a fence broke
 /// the contract.
@@ -91,10 +91,10 @@ pub fn text(o: &mut String, c: &ContractSummary) {
             "p90",
             "p99",
             "max",
-            ms(u.p50_ns),
-            ms(u.p90_ns),
-            ms(u.p99_ns),
-            ms(u.max_ns)
+            ms_cell(u.p50_ns),
+            ms_cell(u.p90_ns),
+            ms_cell(u.p99_ns),
+            ms_cell(u.max_ns)
         );
     }
     let _ = writeln!(

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use fencescope_engine::{GroupSummary, Summary};
 
-use crate::units::{ms, name, percentiles, us, who};
+use crate::units::{ms, ms_cell, name, percentiles, us_cell, who};
 
 /// The text report. Columns: 20 + 7 + 6 + 6 + 4 x 8 = 71.
 pub fn text(s: &Summary, kernel: &str) -> String {
@@ -49,10 +49,10 @@ pub fn text(s: &Summary, kernel: &str) -> String {
             g.fences,
             g.signalled,
             g.in_flight,
-            ms(l.p50_ns),
-            ms(l.p90_ns),
-            ms(l.p99_ns),
-            ms(l.max_ns)
+            ms_cell(l.p50_ns),
+            ms_cell(l.p90_ns),
+            ms_cell(l.p99_ns),
+            ms_cell(l.max_ns)
         );
     }
     let never: u64 = s.groups.iter().map(|g| g.destroyed_unsignalled).sum();
@@ -115,7 +115,7 @@ fn waits_and_exports(o: &mut String, s: &Summary) {
                 w.waits,
                 w.zero_waits,
                 w.open,
-                percentiles(&w.latency, ms)
+                percentiles(&w.latency, ms_cell)
             );
         }
     }
@@ -134,7 +134,7 @@ fn waits_and_exports(o: &mut String, s: &Summary) {
                 who(&e.process, &e.thread, 21),
                 e.handed,
                 e.exports,
-                percentiles(&e.round_trip, us)
+                percentiles(&e.round_trip, us_cell)
             );
         }
         let _ = writeln!(o, "stub exports (the consumer got no real fence): {}", s.stub_exports());
@@ -175,7 +175,7 @@ fn buffers(o: &mut String, s: &Summary) {
                 u[1],
                 u[2],
                 u[3],
-                percentiles(&g.attach_to_signal, ms)
+                percentiles(&g.attach_to_signal, ms_cell)
             );
         }
     }
@@ -189,8 +189,10 @@ fn buffers(o: &mut String, s: &Summary) {
         );
         let _ = writeln!(o, "  dones paired with their buffer's qbuf: {}", v.done_paired);
         let _ = writeln!(o, "  {:<19}{:>8}{:>8}{:>8}", "", "p50", "p99", "max");
-        let _ = writeln!(o, "  {:<19}{}", "qbuf -> done (ms)", percentiles(&v.qbuf_to_done, ms));
-        let _ = writeln!(o, "  {:<19}{}", "done -> dqbuf (ms)", percentiles(&v.done_to_dqbuf, ms));
+        let _ =
+            writeln!(o, "  {:<19}{}", "qbuf -> done (ms)", percentiles(&v.qbuf_to_done, ms_cell));
+        let _ =
+            writeln!(o, "  {:<19}{}", "done -> dqbuf (ms)", percentiles(&v.done_to_dqbuf, ms_cell));
         if v.buffers_done > 0 {
             let _ = writeln!(
                 o,
@@ -203,7 +205,7 @@ fn buffers(o: &mut String, s: &Summary) {
                 o,
                 "  {}: done -> signal (us) {}",
                 name(g, 30),
-                percentiles(&g.vb2_done_to_signal, us)
+                percentiles(&g.vb2_done_to_signal, us_cell)
             );
         }
         crate::vb2::text(o, s);

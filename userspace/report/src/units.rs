@@ -7,6 +7,29 @@ pub(crate) fn ms(ns: u64) -> String {
     format!("{:.3}", ns as f64 / 1e6)
 }
 
+/// A table cell: `value` with as many of `decimals` decimals as fit in
+/// seven characters, so that the tables' eight-wide columns always keep a
+/// space between figures (a lifetime of seconds would otherwise run into
+/// the next).
+fn cell(value: f64, decimals: usize) -> String {
+    (0..=decimals)
+        .rev()
+        .map(|d| format!("{value:.d$}"))
+        .find(|s| s.len() <= 7)
+        .unwrap_or_else(|| format!("{value:.0}"))
+}
+
+/// Milliseconds for a table cell: [`ms`] until it no longer fits.
+pub(crate) fn ms_cell(ns: u64) -> String {
+    cell(ns as f64 / 1e6, 3)
+}
+
+/// Microseconds for a table cell: [`us`] until it no longer fits.
+pub(crate) fn us_cell(ns: u64) -> String {
+    cell(ns as f64 / 1e3, 1)
+}
+
+/// Nanoseconds as microseconds, one decimal.
 pub(crate) fn us(ns: u64) -> String {
     format!("{:.1}", ns as f64 / 1e3)
 }
@@ -17,6 +40,7 @@ pub(crate) fn who(process: &str, thread: &str, width: usize) -> String {
     if s.chars().count() <= width { s } else { s.chars().take(width - 1).chain(['~']).collect() }
 }
 
+/// p50, p99 and max as three table cells (`unit`: [`ms_cell`] or [`us_cell`]).
 pub(crate) fn percentiles(l: &LatencySummary, unit: fn(u64) -> String) -> String {
     format!("{:>8}{:>8}{:>8}", unit(l.p50_ns), unit(l.p99_ns), unit(l.max_ns))
 }
@@ -46,4 +70,26 @@ pub(crate) fn name(g: &GroupSummary, width: usize) -> String {
         }
     };
     format!("{driver}/{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_keep_a_space_in_an_eight_wide_column() {
+        let cases = [
+            (ms_cell(999_999_499), "999.999"),
+            (ms_cell(1_004_536_000), "1004.54"),
+            (ms_cell(12_345_678_000), "12345.7"),
+            (ms_cell(999_000_000_000), "999000"),
+            (us_cell(71_700), "71.7"),
+            (us_cell(123_456_700), "123457"),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got, want);
+        }
+        // Prose keeps every decimal.
+        assert_eq!(ms(1_004_536_000), "1004.536");
+    }
 }

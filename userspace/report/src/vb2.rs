@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use fencescope_engine::{Summary, Vb2QueueSummary};
 
-use crate::units::{ms, percentiles, us};
+use crate::units::{ms, ms_cell, percentiles, us, us_cell};
 
 /// The rows worth a line: none when every queue is unnamed and alone (an
 /// older capture, or a kernel whose names could not be read), as the totals
@@ -52,15 +52,20 @@ pub(crate) fn text(o: &mut String, s: &Summary) {
             "    {} buffers; qbuf {} done {} dqbuf {}; dones with a fence {} of {}",
             q.buffers, f.qbufs, f.dones, f.dqbufs, f.with_fence, f.buffers_done
         );
-        let _ = writeln!(o, "    {:<21}{}", "qbuf -> done (ms)", percentiles(&f.qbuf_to_done, ms));
         let _ =
-            writeln!(o, "    {:<21}{}", "done -> dqbuf (ms)", percentiles(&f.done_to_dqbuf, ms));
+            writeln!(o, "    {:<21}{}", "qbuf -> done (ms)", percentiles(&f.qbuf_to_done, ms_cell));
+        let _ = writeln!(
+            o,
+            "    {:<21}{}",
+            "done -> dqbuf (ms)",
+            percentiles(&f.done_to_dqbuf, ms_cell)
+        );
         if f.done_to_signal.count > 0 {
             let _ = writeln!(
                 o,
                 "    {:<21}{}",
                 "done -> signal (us)",
-                percentiles(&f.done_to_signal, us)
+                percentiles(&f.done_to_signal, us_cell)
             );
         }
     }
