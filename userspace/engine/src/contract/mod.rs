@@ -24,6 +24,7 @@ use crate::event::Meta;
 use crate::fences::{Fence, FenceTable, Hand};
 use crate::groups::Groups;
 use crate::hist::Latency;
+use crate::vb2::Vb2;
 use crate::waits::Waits;
 use resvs::Resvs;
 use types::Worst;
@@ -42,6 +43,7 @@ pub(crate) struct Seen<'a> {
     pub fences: &'a FenceTable,
     pub groups: &'a Groups,
     pub waits: &'a Waits,
+    pub vb2: &'a Vb2,
 }
 
 impl Seen<'_> {
@@ -307,7 +309,10 @@ impl Contract {
             .queued
             .iter()
             .filter(|(_, (fenced, not))| *fenced > 0 && *not > 0)
-            .map(|(q, (fenced, not))| (format!("{q:#x}"), *fenced, *not))
+            .map(|(q, (fenced, not))| {
+                let name = seen.vb2.queue_label(*q).unwrap_or_else(|| format!("{q:#x}"));
+                (name, *fenced, *not)
+            })
             .collect();
         out.unattached_fences = c.unattached;
         out.unattached_worst = c.unattached_worst.merged(&Worst::default());

@@ -90,7 +90,8 @@ pub struct ContractSummary {
     #[serde(default)]
     pub unattached_worst: Vec<Stages>,
     /// Queues where some buffers got a fence at buf_queue and others did
-    /// not: (queue, buffers fenced, buffers not).
+    /// not: (queue, buffers fenced, buffers not). The queue as its vb2 row
+    /// is called (`driver device node queue`), its address if no QBUF named it.
     #[serde(default)]
     pub unfenced_queues: Vec<(String, u64, u64)>,
 }

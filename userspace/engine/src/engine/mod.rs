@@ -22,7 +22,12 @@ use crate::waits::{Symbols, Waits};
 /// changed beside it.
 macro_rules! seen {
     ($engine:expr) => {
-        Seen { fences: &$engine.fences, groups: &$engine.groups, waits: &$engine.waits }
+        Seen {
+            fences: &$engine.fences,
+            groups: &$engine.groups,
+            waits: &$engine.waits,
+            vb2: &$engine.vb2,
+        }
     };
 }
 

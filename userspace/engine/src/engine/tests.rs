@@ -531,6 +531,20 @@ fn buffers_queued_without_a_fence_beside_fenced_ones_are_flagged() {
     s.push(9 * MS, Body::Vb2Buf { queue: 0xd0, vb: 0xe0, stage: VB2_QBUF });
     let c = s.run().contract;
     assert_eq!(c.unfenced_queues, [("0xc0".to_string(), 2, 2)]);
+
+    // Once a QBUF has said who the queue is, it is called by its vb2 row.
+    use crate::event::Name;
+    let named = Body::Vb2Queue {
+        queue: 0xc0,
+        queue_type: 1,
+        device: Name::new("vicodec.0"),
+        driver: Name::new("vicodec"),
+        node: Name::new("video0"),
+    };
+    s.events.insert(0, s.events[0]);
+    s.events[0].body = named;
+    let c = s.run().contract;
+    assert_eq!(c.unfenced_queues, [("vicodec vicodec.0 video0 capture".to_string(), 2, 2)]);
 }
 
 #[test]

@@ -100,6 +100,14 @@ pub(crate) struct Vb2 {
 }
 
 impl Vb2 {
+    /// What a queue is called in every output (`driver device node queue`,
+    /// as its row in the vb2 figures), once a QBUF has named it.
+    pub fn queue_label(&self, queue: u64) -> Option<String> {
+        let who = &self.queues.get(&queue)?.who;
+        let named = !who.driver.is_empty();
+        named.then(|| types::Vb2QueueSummary::new(who, 1, 0, Default::default()).label())
+    }
+
     /// A QBUF said who `queue` is.
     pub fn named(&mut self, queue: u64, who: Who) {
         if let Some(q) = self.queue_mut(queue) {
