@@ -1,5 +1,6 @@
 //! The Debian 13 root filesystem the compositor scenarios boot into: KWin,
-//! Mutter and Weston with Mesa's software renderer. Made with debootstrap from the machine's own Debian archive
+//! Mutter and Weston with Mesa's software renderer, GStreamer and
+//! v4l-utils. Made with debootstrap from the machine's own Debian archive
 //! (its apt set-up untouched), packed into an ext4 image by `mkfs.ext4 -d`
 //! (no mount, no loop device), and cached by suite, architecture and
 //! package list: rebuilt only when one of them changes.
@@ -17,7 +18,9 @@ use crate::{Arch, cache, run};
 pub const SUITE: &str = "trixie";
 
 /// What the scenarios run, installed without recommends. Mesa's llvmpipe renders;
-/// dbus is for KWin's and Mutter's session bus; v4l-utils has v4l2-compliance.
+/// dbus is for KWin's and Mutter's session bus; v4l-utils has v4l2-compliance;
+/// GStreamer's good plugins drive vim2m and vicodec (`v4l2convert`,
+/// `v4l2fwhtenc`, `v4l2fwhtdec`) and the bad ones have `kmssink`.
 pub const PACKAGES: &[&str] = &[
     "kwin-wayland",
     "mutter",
@@ -36,6 +39,10 @@ pub const PACKAGES: &[&str] = &[
     "procps",
     "kmod",
     "v4l-utils",
+    "gstreamer1.0-tools",
+    "gstreamer1.0-plugins-base",
+    "gstreamer1.0-plugins-good",
+    "gstreamer1.0-plugins-bad",
 ];
 
 /// Bumped when what is done to the tree after debootstrap changes.

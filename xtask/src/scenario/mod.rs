@@ -134,6 +134,12 @@ pub const SCENARIOS: &[Entry] = &[
         make: kwin_vim2m,
     },
     Entry {
+        name: "kms",
+        about: "GStreamer through vim2m into kmssink on vkms, and through vicodec: the series' fences under real clients, each mode (kernel 6.12-src)",
+        fixture: None,
+        make: kms,
+    },
+    Entry {
         name: "kwin",
         about: "KWin 6.3 (Debian 13) holding a Wayland client's frames until their vgem fences signal",
         fixture: None,
