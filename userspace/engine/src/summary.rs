@@ -71,6 +71,10 @@ pub struct WaitSummary {
     pub open: u64,
     /// ask → signal, of `waits`.
     pub latency: LatencySummary,
+    /// What `waits` waited on: the fences' `driver/timeline`, with how many
+    /// waits each, most first.
+    #[serde(default)]
+    pub on: Vec<(String, u64)>,
 }
 
 /// EXPORT_SYNC_FILE calls of one thread, by what they handed out.

@@ -10,6 +10,7 @@
 use rustc_hash::FxHashMap;
 
 use crate::event::{Comm, Meta, Phase};
+use crate::fences::GroupId;
 use crate::hist::Latency;
 use crate::summary::{ExportSummary, WaitSummary};
 use hdrhistogram::Histogram;
@@ -129,6 +130,8 @@ struct ThreadState {
 struct WaitFigures {
     latency: Latency,
     zero: u64,
+    /// The waits by the group of the fence waited on.
+    on: FxHashMap<Option<GroupId>, u64>,
 }
 
 /// What the wait tracker needs to know about a fence from the lifetimes.
@@ -351,7 +354,8 @@ impl Waits {
     }
 
     /// In-kernel waits: from wait start to wait end, on the waiting thread.
-    pub fn kernel_wait(&mut self, m: &Meta, phase: Phase, fence: u64) {
+    /// `group`: the fence's, as the lifetimes filed it.
+    pub fn kernel_wait(&mut self, m: &Meta, phase: Phase, fence: u64, group: Option<GroupId>) {
         match phase {
             Phase::Entry if self.counted(m) => {
                 let who = self.who(m);
@@ -364,14 +368,14 @@ impl Waits {
                     waits.iter().position(|(t, _, a)| *t == m.tid && a.style == Style::KernelWait)
                 {
                     let (tid, who, ask) = waits.swap_remove(i);
-                    self.close(tid, who, ask, fence, m.ts_ns);
+                    self.close(tid, who, ask, fence, m.ts_ns, group);
                 }
             }
             Phase::Entry => {}
         }
     }
 
-    fn close(&mut self, tid: u32, who: Who, ask: Ask, fence: u64, at: u64) {
+    fn close(&mut self, tid: u32, who: Who, ask: Ask, fence: u64, at: u64, group: Option<GroupId>) {
         if self.keep_closed {
             let c = Closed {
                 who: who.clone(),
@@ -384,15 +388,13 @@ impl Waits {
             };
             self.closed.push(c);
         }
-        self.figures
-            .entry((who, ask.style))
-            .or_default()
-            .latency
-            .record(at.saturating_sub(ask.at_ns));
+        let f = self.figures.entry((who, ask.style)).or_default();
+        f.latency.record(at.saturating_sub(ask.at_ns));
+        *f.on.entry(group).or_default() += 1;
     }
 
-    /// The fence signalled: every wait on it ends.
-    pub fn signalled(&mut self, fence: u64, at: u64) {
+    /// The fence signalled: every wait on it ends. `group`: the fence's.
+    pub fn signalled(&mut self, fence: u64, at: u64, group: Option<GroupId>) {
         let Some(waits) = self.open.remove(&fence) else { return };
         for (tid, who, ask) in waits {
             if ask.style == Style::KernelWait {
@@ -403,7 +405,7 @@ impl Waits {
             if ask.file != 0 {
                 self.woken.insert((tid, ask.file), ());
             }
-            self.close(tid, who, ask, fence, at);
+            self.close(tid, who, ask, fence, at, group);
         }
     }
 
@@ -412,7 +414,11 @@ impl Waits {
         self.open.remove(&fence).map_or(0, |w| w.len())
     }
 
-    pub fn summary(&self) -> (Vec<WaitSummary>, Vec<ExportSummary>) {
+    /// The figures; `name` says what a fence group is called.
+    pub fn summary(
+        &self,
+        name: impl Fn(Option<GroupId>) -> String,
+    ) -> (Vec<WaitSummary>, Vec<ExportSummary>) {
         let mut open: FxHashMap<(Who, Style), u64> = FxHashMap::default();
         for (_, who, ask) in self.open.values().flatten() {
             *open.entry((who.clone(), ask.style)).or_default() += 1;
@@ -424,6 +430,8 @@ impl Waits {
             .into_iter()
             .map(|k| {
                 let f = self.figures.get(&k).cloned().unwrap_or_default();
+                let mut on: Vec<(String, u64)> = f.on.iter().map(|(g, n)| (name(*g), *n)).collect();
+                on.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
                 WaitSummary {
                     process: k.0.process.clone(),
                     thread: k.0.thread.clone(),
@@ -432,6 +440,7 @@ impl Waits {
                     zero_waits: f.zero,
                     open: open.get(&k).copied().unwrap_or(0),
                     latency: f.latency.summary(),
+                    on,
                 }
             })
             .collect();

@@ -177,6 +177,27 @@ fn kernel_waits_run_from_start_to_end() {
     s.at(3 * MS + 20_000, 40, "app", Body::FenceWait { phase: Phase::Return, fence: 0xa0 });
     let w = s.summary().waits_of("app", "kernel-wait").cloned().unwrap();
     assert!(near(w.latency.max_ns, 2 * MS + 20_000), "{w:?}");
+    assert_eq!(w.on, [("vgem/unbound".to_string(), 1)], "what it waited on");
+}
+
+#[test]
+fn waits_say_which_fences_they_were_on() {
+    let mut s = S::new();
+    s.fence(0, 0xa0, 5).fence(0, 0xb0, 6).fence(0, 0xc0, 7);
+    for (i, f) in [0xa0, 0xb0, 0xc0].into_iter().enumerate() {
+        let t = (i as u64 + 1) * MS;
+        s.at(t, 40, "app", Body::FenceWait { phase: Phase::Entry, fence: f });
+        s.signal(t + 100_000, f);
+        s.at(t + 120_000, 40, "app", Body::FenceWait { phase: Phase::Return, fence: f });
+    }
+    // One more, on a fence whose names never came.
+    s.at(9 * MS, 10, "producer", Body::FenceInit { fence: 0xd0, context: 8, seqno: 1 });
+    s.at(9 * MS, 40, "app", Body::FenceWait { phase: Phase::Entry, fence: 0xd0 });
+    s.signal(10 * MS, 0xd0);
+    s.at(10 * MS, 40, "app", Body::FenceWait { phase: Phase::Return, fence: 0xd0 });
+    let w = s.summary().waits_of("app", "kernel-wait").cloned().unwrap();
+    assert_eq!(w.waits, 4);
+    assert_eq!(w.on, [("vgem/unbound".to_string(), 3), ("?/?".to_string(), 1)]);
 }
 
 #[test]

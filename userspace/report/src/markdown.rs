@@ -90,12 +90,13 @@ pub fn markdown(s: &Summary, kernel: &str) -> String {
                     p50,
                     p99,
                     max,
+                    crate::units::waited_on(&w.on),
                 ]
             })
             .collect();
         table(
             &mut o,
-            &["process/thread", "style", "waits", "zero-waits", "open", "p50", "p99", "max"],
+            &["process/thread", "style", "waits", "zero-waits", "open", "p50", "p99", "max", "on"],
             2,
             rows,
         );

@@ -102,6 +102,7 @@ fn sample() -> Summary {
                 zero_waits: 2,
                 open: 0,
                 latency: lat(4_010_000, 4_050_000, 4_080_000, 4_100_000),
+                on: vec![("hantro/hantro-vpu".into(), 390), ("vgem/unbound".into(), 8)],
             },
             WaitSummary {
                 process: "kwin_wayland".into(),

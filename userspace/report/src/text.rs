@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use fencescope_engine::{GroupSummary, Summary};
 
-use crate::units::{ms, ms_cell, name, percentiles, us_cell, who};
+use crate::units::{cut, ms, ms_cell, name, percentiles, us_cell, waited_on, who};
 
 /// The text report. Columns: 20 + 7 + 6 + 6 + 4 x 8 = 71.
 pub fn text(s: &Summary, kernel: &str) -> String {
@@ -117,6 +117,10 @@ fn waits_and_exports(o: &mut String, s: &Summary) {
                 w.open,
                 percentiles(&w.latency, ms_cell)
             );
+            if !w.on.is_empty() {
+                let on = waited_on(&w.on);
+                let _ = writeln!(o, "  on {}", cut(&on, 66));
+            }
         }
     }
     if !s.exports.is_empty() {

@@ -7,6 +7,11 @@ pub(crate) fn ms(ns: u64) -> String {
     format!("{:.3}", ns as f64 / 1e6)
 }
 
+/// What waits were on: `driver/timeline N`, most waited on first.
+pub(crate) fn waited_on(on: &[(String, u64)]) -> String {
+    on.iter().map(|(g, n)| format!("{g} {n}")).collect::<Vec<_>>().join(", ")
+}
+
 /// A table cell: `value` with as many of `decimals` decimals as fit in
 /// seven characters, so that the tables' eight-wide columns always keep a
 /// space between figures (a lifetime of seconds would otherwise run into
@@ -37,7 +42,16 @@ pub(crate) fn us(ns: u64) -> String {
 /// `process/thread`, or just the thread where they are the same, cut to fit.
 pub(crate) fn who(process: &str, thread: &str, width: usize) -> String {
     let s = if process == thread { thread.to_string() } else { format!("{process}/{thread}") };
-    if s.chars().count() <= width { s } else { s.chars().take(width - 1).chain(['~']).collect() }
+    cut(&s, width)
+}
+
+/// `s` cut to `width` characters, the cut marked with '~'.
+pub(crate) fn cut(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        s.into()
+    } else {
+        s.chars().take(width - 1).chain(['~']).collect()
+    }
 }
 
 /// p50, p99 and max as three table cells (`unit`: [`ms_cell`] or [`us_cell`]).

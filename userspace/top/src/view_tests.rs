@@ -51,6 +51,7 @@ fn summary(scale: u64) -> Summary {
             zero_waits: 2 * scale,
             open: 1,
             latency: lat(28 * scale, 12.5, 30.1, 31.0),
+            on: vec![("hantro/hantro-vpu".into(), 28 * scale)],
         }],
         vb2: fencescope_engine::Vb2Summary {
             by_queue: decoder_queues(scale),

@@ -123,7 +123,8 @@ impl Engine {
     pub(super) fn signal(&mut self, addr: u64, ts: u64, tid: Option<u32>) {
         // Inside vb2_buffer_done on this thread: the producer's done.
         let vb2 = tid.and_then(|t| self.vb2.signal_on(t, ts));
-        self.waits.signalled(addr, ts);
+        let group = self.fences.get(addr).and_then(|f| f.group);
+        self.waits.signalled(addr, ts, group);
         let Some(fence) = self.fences.get_mut(addr) else {
             self.early_signals.push(addr, ts);
             return;

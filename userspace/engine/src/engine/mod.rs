@@ -250,7 +250,8 @@ impl Engine {
             }
             Body::FenceWait { phase, fence } => {
                 self.publish(fence);
-                self.waits.kernel_wait(m, phase, fence)
+                let group = self.fences.get(fence).and_then(|f| f.group);
+                self.waits.kernel_wait(m, phase, fence, group)
             }
             Body::Vb2Queue { queue, queue_type, device, driver, node } => {
                 let who = crate::vb2::Who {

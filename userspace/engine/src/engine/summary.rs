@@ -97,7 +97,10 @@ impl Engine {
     pub fn summary(&self) -> Summary {
         let t = &self.tally;
         let (groups, unfiled) = self.groups.summaries(&self.fences, t.seen_until_ns);
-        let (waits, exports) = self.waits.summary();
+        let (waits, exports) = self.waits.summary(|g| {
+            let (driver, timeline) = self.groups.names(g);
+            format!("{driver}/{timeline}")
+        });
         let never = self.limits.never_signalled_ns;
         let mut s = Summary {
             events: t.events,
