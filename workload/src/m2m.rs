@@ -14,6 +14,9 @@
 //!   on userspace, and so does the compositor;
 //! - `--style export` exports at once instead of polling first (an export
 //!   of a buffer with no fence gets the stub: counted "before the series");
+//! - `--style kms` shows the buffer on vkms instead (crate::kms): the
+//!   kernel's blocking commit waits on its fences, and the waiter times
+//!   each commit;
 //! - `--foreign-ms MS`: after each frame a GPU-like producer (vgem, the
 //!   buffer imported by PRIME) writes the buffer in place, its own fence on
 //!   it for MS: the foreign fence the reviewers raised;
@@ -34,8 +37,8 @@ use crate::clock::{self, Clock};
 use crate::dmabuf::{export_sync_file, readable};
 use crate::uapi::{ioctl, owned};
 use crate::v4l2::{
-    BUF_TYPE_VIDEO_CAPTURE, Buffer, ExportBuffer, MEMORY_MMAP, RequestBuffers, VIDIOC_DQBUF,
-    VIDIOC_EXPBUF, VIDIOC_QBUF, VIDIOC_REQBUFS, VIDIOC_STREAMON, find_device,
+    BUF_TYPE_VIDEO_CAPTURE, Buffer, ExportBuffer, MEMORY_MMAP, PixFormat, RequestBuffers,
+    VIDIOC_DQBUF, VIDIOC_EXPBUF, VIDIOC_QBUF, VIDIOC_REQBUFS, VIDIOC_STREAMON, find_device,
 };
 use crate::waiter::spawn_waiter;
 
@@ -54,14 +57,26 @@ pub struct Plan {
     pub waiter_comm: String,
     pub kill_after: Option<u32>,
     pub wait_limit_ms: i32,
-    /// Export a sync file at once (`export`) instead of polling first.
-    pub export_first: bool,
+    /// How the waiter asks for each buffer.
+    pub ask: Ask,
     /// After each frame, a GPU-like producer (vgem) writes the decoded
     /// buffer in place: its own fence on the V4L2 buffer, this long.
     pub foreign: Option<Duration>,
     /// Export (EXPBUF) only the first N CAPTURE buffers; the others are
     /// decoded but never handed over (a fence has no dma-buf to go on).
     pub export_only: Option<u32>,
+}
+
+/// How the waiter asks for a buffer handed to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Ask {
+    /// KWin's way: poll the dma-buf; if busy, export a sync file, wait on it.
+    PollExport,
+    /// Export a sync file at once and wait on it.
+    Export,
+    /// Commit the buffer to vkms's CRTC: the kernel waits on its fences.
+    Kms,
 }
 
 #[derive(Serialize)]
@@ -75,7 +90,11 @@ pub struct Truth {
     pub starve_ms: f64,
     pub hand_after_ms: f64,
     pub waiter_comm: String,
-    /// Waits the waiter measured itself (ask → readable), milliseconds.
+    /// How the waiter asked.
+    pub ask: Ask,
+    /// Waits the waiter measured itself (ask → readable), milliseconds;
+    /// with `kms`, each commit's whole time (its fence wait, then vkms's
+    /// vblank).
     pub waits_ms: Vec<f64>,
     /// Asks that found the buffer idle (no fence, or already signalled).
     pub zero_waits: u32,
@@ -123,15 +142,25 @@ fn waiter(
     mut tokens: File,
     mut acks: File,
     limit_ms: i32,
-    export_first: bool,
+    ask: Ask,
+    format: PixFormat,
 ) -> Result<()> {
     let clock = Clock::monotonic();
+    let display = match ask {
+        Ask::Kms => Some(crate::kms::Display::open(&bufs, format)?),
+        _ => None,
+    };
     let mut b = [0u8; 4];
     while tokens.read_exact(&mut b).is_ok() {
-        let Some(buf) = bufs.get(u32::from_le_bytes(b) as usize) else { break };
+        let index = u32::from_le_bytes(b) as usize;
+        let Some(buf) = bufs.get(index) else { break };
         let asked = clock.now();
         let mut ack = [0u8; 9];
-        if !export_first && readable(buf, 0)? {
+        if let Some(d) = &display {
+            d.show(index)?;
+            ack[0] = b'w';
+            ack[1..].copy_from_slice(&((clock.now() - asked).as_nanos() as u64).to_le_bytes());
+        } else if ask == Ask::PollExport && readable(buf, 0)? {
             ack[0] = b'z';
         } else {
             let sync = export_sync_file(buf)?;
@@ -185,11 +214,12 @@ pub fn run(plan: &Plan) -> Result<Truth> {
         ioctl(dev, VIDIOC_STREAMON, &mut k).context("STREAMON")?;
     }
     let limit = plan.wait_limit_ms;
-    let export_first = plan.export_first;
+    let ask = plan.ask;
+    let format = crate::v4l2::format(&cap, BUF_TYPE_VIDEO_CAPTURE)?;
     let (pid, mut token_tx, mut ack_rx) = spawn_waiter(&plan.waiter_comm, move |tokens, acks| {
         // SAFETY: ignoring SIGPIPE: a gone client is seen as a write error.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-        waiter(bufs, tokens, acks, limit, export_first)
+        waiter(bufs, tokens, acks, limit, ask, format)
     })?;
     let mut truth = Truth {
         driver: plan.driver.clone(),
@@ -199,6 +229,7 @@ pub fn run(plan: &Plan) -> Result<Truth> {
         starve_ms: plan.starve.as_secs_f64() * 1e3,
         hand_after_ms: plan.hand_after.as_secs_f64() * 1e3,
         waiter_comm: plan.waiter_comm.clone(),
+        ask: plan.ask,
         waits_ms: Vec::new(),
         zero_waits: 0,
         timeouts: 0,

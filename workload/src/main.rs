@@ -3,6 +3,7 @@
 mod clock;
 mod convert;
 mod dmabuf;
+mod kms;
 mod m2m;
 mod smp;
 mod uapi;
@@ -98,8 +99,9 @@ enum Cmd {
         /// The waiter gives up a wait after this long.
         #[arg(long, default_value_t = 3_000)]
         wait_limit_ms: i32,
-        /// How the waiter asks: poll+export (KWin: poll, export if busy) or
-        /// export (always export).
+        /// How the waiter asks: poll+export (KWin: poll, export if busy),
+        /// export (always export) or kms (commit the buffer to vkms: the
+        /// kernel's commit waits on its fences).
         #[arg(long, default_value = "poll+export")]
         style: String,
         /// After each frame, vgem writes the buffer in place for this long
@@ -231,11 +233,12 @@ fn main() {
             driver,
             export_only,
             foreign: foreign_ms.map(|ms| Duration::from_secs_f64(ms / 1e3)),
-            export_first: match style.as_str() {
-                "export" => true,
-                "poll+export" => false,
+            ask: match style.as_str() {
+                "export" => m2m::Ask::Export,
+                "poll+export" => m2m::Ask::PollExport,
+                "kms" => m2m::Ask::Kms,
                 other => {
-                    eprintln!("fence-workload: --style {other}: want export or poll+export");
+                    eprintln!("fence-workload: --style {other}: want export, poll+export or kms");
                     std::process::exit(2);
                 }
             },

@@ -64,9 +64,50 @@ pub(crate) struct ExportBuffer {
     pub(crate) reserved: [u32; 11],
 }
 
+/// `struct v4l2_format` for a single-planar queue: its type, then the
+/// union (200 bytes, 8-aligned on 64-bit kernels) of which `pix` is first.
+#[repr(C)]
+pub(crate) struct Format {
+    pub(crate) kind: u32,
+    pub(crate) _pad: u32,
+    pub(crate) pix: PixFormat,
+    pub(crate) rest: [u8; 200 - size_of::<PixFormat>()],
+}
+
+/// `struct v4l2_pix_format`, the part of the union a plain queue uses.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct PixFormat {
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    pub(crate) pixelformat: u32,
+    pub(crate) field: u32,
+    pub(crate) bytesperline: u32,
+    pub(crate) sizeimage: u32,
+    pub(crate) colorspace: u32,
+    pub(crate) private: u32,
+    pub(crate) flags: u32,
+    pub(crate) encoding: u32,
+    pub(crate) quantization: u32,
+    pub(crate) xfer_func: u32,
+}
+
+/// The current format of `kind` on `dev` (VIDIOC_G_FMT).
+pub(crate) fn format(dev: &File, kind: u32) -> Result<PixFormat> {
+    let mut f = Format {
+        kind,
+        _pad: 0,
+        pix: PixFormat::default(),
+        rest: [0; 200 - size_of::<PixFormat>()],
+    };
+    ioctl(dev, VIDIOC_G_FMT, &mut f).context("G_FMT")?;
+    Ok(f.pix)
+}
+
 /// `_IOR('V', 0, struct v4l2_capability)`.
 pub(crate) const VIDIOC_QUERYCAP: u64 =
     (2 << 30) | ((size_of::<Capability>() as u64) << 16) | (b'V' as u64) << 8;
+pub(crate) const VIDIOC_G_FMT: u64 = ioc_rw(b'V', 4, size_of::<Format>());
 pub(crate) const VIDIOC_REQBUFS: u64 = ioc_rw(b'V', 8, size_of::<RequestBuffers>());
 pub(crate) const VIDIOC_QBUF: u64 = ioc_rw(b'V', 15, size_of::<Buffer>());
 pub(crate) const VIDIOC_EXPBUF: u64 = ioc_rw(b'V', 16, size_of::<ExportBuffer>());
@@ -177,6 +218,7 @@ mod tests {
     fn ioctl_numbers_match_videodev2() {
         assert_eq!(VIDIOC_QUERYCAP, 0x8068_5600);
         assert_eq!(VIDIOC_REQBUFS, 0xc014_5608);
+        assert_eq!(VIDIOC_G_FMT, 0xc0d0_5604);
         assert_eq!(VIDIOC_QBUF, 0xc058_560f);
         assert_eq!(VIDIOC_EXPBUF, 0xc040_5610);
         assert_eq!(VIDIOC_DQBUF, 0xc058_5611);

@@ -144,6 +144,18 @@ pub const KMS_KPROBES: [&str; 4] = [
     "dma_fence_wait_timeout",
 ];
 
+/// Frames of each run of the m2m client committing to vkms, how long it
+/// holds OUTPUT back in the starved runs, and the committing thread's name.
+pub const KMS_CLIENT_FRAMES: u32 = 10;
+pub const KMS_STARVE_MS: u32 = 100;
+pub const KMS_COMMITTER: &str = "kms_client";
+/// Those runs: (name, mode, whether OUTPUT is held back).
+pub const KMS_CLIENT_RUNS: [(&str, &str, bool); 3] = [
+    ("commit-run", "run", false),
+    ("commit-queue-starved", "queue", true),
+    ("commit-run-starved", "run", true),
+];
+
 /// Clients and a consumer nobody here wrote: GStreamer (Debian 13) feeds a
 /// live 30 fps source through vim2m (`v4l2convert`) into `kmssink` on vkms,
 /// which imports the CAPTURE dma-bufs and commits each one to its plane, so
@@ -152,6 +164,13 @@ pub const KMS_KPROBES: [&str; 4] = [
 /// in each mode under `fencescope record --verify`, with the guest's own
 /// kprobe events (an ftrace instance of its own) counting the KMS path.
 /// `identity` prints a line per frame it passes on.
+///
+/// Then the kernel's commit as the consumer of a buffer handed over before
+/// its job is done, which GStreamer never does: the m2m client hands each
+/// vim2m CAPTURE buffer to a waiter that commits it to vkms's CRTC
+/// (`--style kms`, [`KMS_CLIENT_RUNS`]): as the job runs, and with OUTPUT
+/// held back ([`KMS_STARVE_MS`]) at `queue` (the commit waits on userspace)
+/// and at `run` (no fence yet: the commit does not wait at all).
 ///
 /// vicodec's frames go to a fakesink: the only raw format v4l2fwhtenc and
 /// v4l2fwhtdec agree on in GStreamer 1.26 is I420 (RGB streams fail to
@@ -173,6 +192,14 @@ v4l2fwhtdec capture-io-mode=dmabuf ! identity silent=false ! fakesink"
     let modes = KMS_MODES.join(" ");
     let pipelines = KMS_PIPELINES.join(" ");
     let kprobes = KMS_KPROBES.join(" ");
+    let clients: String = KMS_CLIENT_RUNS
+        .iter()
+        .map(|(name, mode, starved)| {
+            let args =
+                if *starved { format!("--starve-ms {KMS_STARVE_MS}") } else { String::new() };
+            format!("client {name} {mode} {args}\n")
+        })
+        .collect();
     let script = format!(
         r#"{ROOT}
 for e in kmssink v4l2convert v4l2fwhtenc v4l2fwhtdec; do
@@ -188,6 +215,16 @@ pipeline() {{ case $1 in
     vim2m) echo "{vim2m}" ;;
     vicodec) echo "{vicodec}" ;;
 esac; }}
+kernel_counts() {{ # NAME FRAMES
+    {{
+        echo "frames $2"
+        for f in {kprobes}; do echo "$f $(grep -c " $f:" $T/instances/kms/trace)"; done
+        grep " dma_fence_wait_timeout:" $T/instances/kms/trace
+    }} >/tmp/$1.kernel
+    fencescope report /tmp/$1.fsc --format json >/tmp/$1.report.json || exit 1
+    fencescope report /tmp/$1.fsc >/tmp/$1.report.txt || exit 1
+    for f in $1.kernel $1.err $1.report.json $1.report.txt; do emit $f /tmp/$f; done
+}}
 run() {{ # PIPELINE MODE
     name=$1-$2
     echo $2 > /sys/module/$1/parameters/mode
@@ -196,16 +233,22 @@ run() {{ # PIPELINE MODE
     in_root timeout 120 gst-launch-1.0 -v $(pipeline $1) >/tmp/$name.gst 2>&1 \
         || {{ echo "gst-launch failed: $name"; cat /tmp/$name.gst; exit 1; }}
     fs_stop $name || exit 1
-    {{
-        echo "frames $(grep -c 'identity0:sink) (' /tmp/$name.gst)"
-        for f in {kprobes}; do echo "$f $(grep -c " $f:" $T/instances/kms/trace)"; done
-        grep " dma_fence_wait_timeout:" $T/instances/kms/trace
-    }} >/tmp/$name.kernel
-    fencescope report /tmp/$name.fsc --format json >/tmp/$name.report.json || exit 1
-    fencescope report /tmp/$name.fsc >/tmp/$name.report.txt || exit 1
-    for f in $name.kernel $name.err $name.report.json $name.report.txt; do emit $f /tmp/$f; done
+    kernel_counts $name $(grep -c 'identity0:sink) (' /tmp/$name.gst)
+}}
+client() {{ # NAME MODE ARGS...
+    name=$1
+    echo $2 > /sys/module/vim2m/parameters/mode
+    shift 2
+    echo > $T/instances/kms/trace
+    fs_start $name /dev/null record --verify -o /tmp/$name.fsc || exit 1
+    fence-workload m2m --driver vim2m --frames {KMS_CLIENT_FRAMES} --style kms \
+        --waiter-comm {KMS_COMMITTER} "$@" >/tmp/$name.json || exit 1
+    fs_stop $name || exit 1
+    emit $name.json /tmp/$name.json
+    kernel_counts $name {KMS_CLIENT_FRAMES}
 }}
 for p in {pipelines}; do for mode in {modes}; do run $p $mode; done; done
+{clients}
 for p in {pipelines}; do
     fencescope compare /tmp/$p-none.fsc /tmp/$p-run.fsc >/tmp/$p-compare.txt || exit 1
     emit $p-compare.txt /tmp/$p-compare.txt

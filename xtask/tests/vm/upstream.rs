@@ -298,4 +298,67 @@ kmssink imports {}, plane updates {}, fence look-ups {}, kernel waits {}",
             boot.file(&format!("{pipeline}-compare.txt")).unwrap()
         );
     }
+    kms_commits_before_the_job_is_done(&boot);
+}
+
+/// The m2m client's waiter commits each vim2m CAPTURE buffer to vkms
+/// before its job is done: the kernel's commit is then the consumer that
+/// waits. fencescope must show those waits, on the committing thread, on
+/// the series' fence, as many as the kernel's own kprobe counted.
+fn kms_commits_before_the_job_is_done(boot: &xtask::qemu::Boot) {
+    use xtask::scenario::{
+        KMS_CLIENT_FRAMES, KMS_CLIENT_RUNS, KMS_COMMITTER, KMS_JOB_MS, KMS_STARVE_MS,
+    };
+    let frames = u64::from(KMS_CLIENT_FRAMES);
+    let ms = |ns: u64| ns as f64 / 1e6;
+    for (name, mode, starved) in KMS_CLIENT_RUNS {
+        let k = kms_counts(boot, name);
+        let s = parse(boot, &format!("{name}.report.json"));
+        let truth = json(boot, &format!("{name}.json"));
+        let err = boot.file(&format!("{name}.err")).unwrap();
+        assert!(
+            err.contains("verify: checked by ftrace") && !err.contains("MISMATCH"),
+            "{name}: {err}"
+        );
+        assert_eq!((truth["mode"].as_str(), truth["ask"].as_str()), (Some(mode), Some("kms")));
+        let commits: Vec<f64> =
+            truth["waits_ms"].as_array().unwrap().iter().filter_map(|v| v.as_f64()).collect();
+        assert_eq!(commits.len() as u64, frames, "{name}: every frame committed: {truth}");
+        let g =
+            s.group("videobuf2", "vb2-release-fence").unwrap_or_else(|| panic!("{name}: {s:#?}"));
+        assert_eq!((g.fences, g.signalled), (frames, frames), "{name}: {g:#?}");
+        let w = s.waits_of(KMS_COMMITTER, "kernel-wait");
+        let waited = w.map_or(0, |w| w.waits + w.zero_waits);
+        assert_eq!(waited, k["dma_fence_wait_timeout"], "{name}: fencescope against the kprobe");
+        let mut sorted = commits.clone();
+        sorted.sort_by(f64::total_cmp);
+        let commit_p50 = sorted[sorted.len() / 2];
+        let c = &s.contract;
+        eprintln!(
+            "kms {name}: {} fences, kernel waits {waited} (kprobe {}), wait p50 {:.3} max {:.3} ms \
+on {:?}; commit p50 {commit_p50:.3} ms; handed out unarmed {}, unarmed window p50 {:.3} ms",
+            g.fences,
+            k["dma_fence_wait_timeout"],
+            w.map_or(0.0, |w| ms(w.latency.p50_ns)),
+            w.map_or(0.0, |w| ms(w.latency.max_ns)),
+            w.map(|w| &w.on),
+            c.handed_out_unarmed,
+            ms(c.unarmed_window.p50_ns)
+        );
+        if mode == "run" && starved {
+            // No fence until device_run, after the commit: it shows the
+            // buffer at once, before vim2m has written it.
+            assert_eq!(waited, 0, "{name}: a commit waited: {:#?}", s.waits);
+            assert!(commit_p50 < f64::from(KMS_STARVE_MS), "{name}: commits {commits:?}");
+            continue;
+        }
+        let w = w
+            .unwrap_or_else(|| panic!("{name}: no kernel wait by {KMS_COMMITTER}: {:#?}", s.waits));
+        assert_eq!((w.waits, w.zero_waits), (frames, 0), "{name}: {w:#?}");
+        assert_eq!(w.on, [("videobuf2/vb2-release-fence".to_string(), frames)], "{name}");
+        assert!(commit_p50 >= ms(w.latency.p50_ns), "{name}: a commit shorter than its wait");
+        let floor = if starved { f64::from(KMS_STARVE_MS) } else { f64::from(KMS_JOB_MS) / 2.0 };
+        assert!(ms(w.latency.p50_ns) >= floor, "{name}: waits p50 {:#?}", w.latency);
+        assert!(w.latency.max_ns <= g.lifetime.max_ns, "{name}: a wait outlived its fence");
+    }
 }
