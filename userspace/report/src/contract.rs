@@ -99,7 +99,7 @@ pub fn text(o: &mut String, c: &ContractSummary) {
     }
     let _ = writeln!(
         o,
-        "  handed to userspace: {}; before armed (can wait on userspace): {}",
+        "  handed out to waiters: {}; before armed (can wait on userspace): {}",
         c.handed_out, c.handed_out_unarmed
     );
     let _ = writeln!(
@@ -155,7 +155,7 @@ pub fn markdown(o: &mut String, c: &ContractSummary) {
         ms(u.p99_ns).trim(),
         ms(u.max_ns).trim()
     );
-    let _ = writeln!(o, "| handed to userspace | {} | | | |", c.handed_out);
+    let _ = writeln!(o, "| handed out to waiters | {} | | | |", c.handed_out);
     let _ = writeln!(o, "| handed out unarmed | {} | | | |", c.handed_out_unarmed);
     let _ = writeln!(o, "| never signalled | {} | | | |", c.never_signalled);
     let _ =

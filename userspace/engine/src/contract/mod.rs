@@ -213,7 +213,8 @@ impl Contract {
         }
     }
 
-    /// `f` went to userspace (an export's sync_file, or a poll's wait).
+    /// `f` went to a waiter: userspace (an export's sync_file, a poll's
+    /// wait) or the kernel on its behalf (a `dma_fence_wait`).
     pub fn hand(&mut self, f: &mut Fence, m: &Meta) {
         if f.handed.is_some() || !f.alive() {
             return;

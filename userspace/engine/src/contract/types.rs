@@ -54,7 +54,8 @@ pub struct ContractSummary {
     pub armed: u64,
     /// Init → the arm hook's call, of every fence armed.
     pub unarmed_window: LatencySummary,
-    /// Fences handed to userspace, and of those, before they were armed.
+    /// Fences handed out to a waiter: to userspace (an export, a poll) or to
+    /// a wait in the kernel (a KMS commit's, say).
     pub handed_out: u64,
     /// Of `handed_out`, the fences held to the contract (their timeline's
     /// fences get armed, or they are the series' own) handed out before they

@@ -174,7 +174,8 @@ impl Engine {
         }
     }
 
-    /// `fence` went to userspace (an export's sync_file, or a poll's wait).
+    /// `fence` went to a waiter: userspace (an export's sync_file, a poll's
+    /// wait) or the kernel on its behalf (a `dma_fence_wait`).
     pub(super) fn hand(&mut self, fence: u64, m: &Meta) {
         if let Some(f) = self.fences.get_mut(fence) {
             self.contract.hand(f, m);

@@ -250,6 +250,11 @@ impl Engine {
             }
             Body::FenceWait { phase, fence } => {
                 self.publish(fence);
+                // A kernel waiter (a KMS commit, say) is one more taker: on
+                // an unarmed fence it too waits on userspace.
+                if phase == crate::event::Phase::Entry {
+                    self.hand(fence, m);
+                }
                 let group = self.fences.get(fence).and_then(|f| f.group);
                 self.waits.kernel_wait(m, phase, fence, group)
             }

@@ -437,6 +437,20 @@ fn a_fence_handed_out_before_it_is_armed_breaks_the_contract() {
 }
 
 #[test]
+fn a_kernel_wait_on_an_unarmed_fence_is_a_hand_out_before_arming() {
+    let mut s = Stream::new();
+    vb2_fence(&mut s, 0, 0x10, 1);
+    // A KMS commit waits on it; its job is armed 100 ms later.
+    s.push(MS, Body::FenceWait { phase: Phase::Entry, fence: 0x10 });
+    s.push(101 * MS, Body::Arm { arg0: 0x10 });
+    s.signal(120 * MS, 0x10);
+    s.push(120 * MS + 10_000, Body::FenceWait { phase: Phase::Return, fence: 0x10 });
+    let c = s.run().contract;
+    assert_eq!((c.handed_out, c.handed_out_unarmed), (1, 1));
+    assert_eq!(c.handed_out_unarmed_worst[0].handed_ns, Some(MS));
+}
+
+#[test]
 fn an_arm_without_a_fence_arms_the_oldest_unarmed_series_fence() {
     let mut s = Stream::new();
     s.init(0, 0x90, 9, 1, ("vgem", "unbound"));
