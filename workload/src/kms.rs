@@ -180,7 +180,7 @@ impl Display {
 }
 
 /// The first DRM card whose driver is `driver`.
-fn open_card(driver: &str) -> Result<File> {
+pub fn open_card(driver: &str) -> Result<File> {
     let mut cards: Vec<_> = std::fs::read_dir("/dev/dri")
         .context("no /dev/dri")?
         .flatten()
@@ -200,7 +200,9 @@ fn open_card(driver: &str) -> Result<File> {
             return Ok(card);
         }
     }
-    bail!("no {driver} card in /dev/dri: a kernel with {driver} built in or loaded is needed")
+    bail!(
+        "no {driver} card in /dev/dri: load the {driver} module (or boot a kernel with it built in)"
+    )
 }
 
 fn first_crtc_and_connector(card: &File) -> Result<(u32, u32)> {

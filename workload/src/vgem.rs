@@ -1,7 +1,7 @@
 //! A vgem fence producer with exact timings, and a separate waiter process
 //! that asks for each fence the way a compositor does (export a sync file
 //! from the dma-buf, poll it).
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
@@ -28,23 +28,7 @@ pub struct Dumb {
 impl Device {
     /// The first DRM card whose driver is vgem.
     pub fn open() -> Result<Device> {
-        for entry in std::fs::read_dir("/dev/dri").context("no /dev/dri: is vgem loaded?")? {
-            let path = entry?.path();
-            if !path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("card")) {
-                continue;
-            }
-            let card = OpenOptions::new().read(true).write(true).open(&path)?;
-            let mut name = [0u8; 32];
-            let mut v = DrmVersion {
-                name_len: name.len(),
-                name: name.as_mut_ptr() as u64,
-                ..Default::default()
-            };
-            if ioctl(&card, DRM_IOCTL_VERSION, &mut v).is_ok() && name.starts_with(b"vgem") {
-                return Ok(Device { card });
-            }
-        }
-        bail!("no vgem card in /dev/dri: load the vgem module")
+        Ok(Device { card: crate::kms::open_card("vgem")? })
     }
 
     /// A small dumb buffer: its GEM handle and a dma-buf fd for it.

@@ -38,18 +38,43 @@ fn write_capture(path: &Path, events: u64) -> Result<u64> {
 }
 
 /// Wall seconds and peak resident memory (MiB) of one command.
+///
+/// The peak is the child's own `VmHWM`, read every 2 ms until it exits:
+/// `wait4`'s `ru_maxrss` would count the memory of this process, which
+/// the child was forked from, before it exec'd (Linux keeps the larger).
 fn measure(cmd: &mut Command) -> Result<(f64, f64)> {
     let start = Instant::now();
     let child = cmd.stdout(Stdio::null()).spawn().context("starting fencescope")?;
+    let pid = child.id() as i32;
+    let status_file = format!("/proc/{pid}/status");
+    let mut peak_kb = 0u64;
     let mut status = 0;
-    // SAFETY: plain wait4 on our own child, with owned out-parameters.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    loop {
+        if let Some(kb) = std::fs::read_to_string(&status_file).ok().as_deref().and_then(vm_hwm_kb)
+        {
+            peak_kb = peak_kb.max(kb);
+        }
+        // SAFETY: a non-blocking wait on our own child.
+        let done = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if done == pid {
+            break;
+        }
+        if done < 0 {
+            bail!("waiting for {cmd:?}: {}", std::io::Error::last_os_error());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
     let secs = start.elapsed().as_secs_f64();
-    if pid < 0 || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+    if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
         bail!("{cmd:?} failed");
     }
-    Ok((secs, usage.ru_maxrss as f64 / 1024.0))
+    Ok((secs, peak_kb as f64 / 1024.0))
+}
+
+/// `VmHWM` of a `/proc/PID/status`, kB.
+fn vm_hwm_kb(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Every command that replays a capture, as (label, arguments): `{}`
@@ -130,4 +155,14 @@ pub fn bench_report(events: u64) -> Result<()> {
          large capture against the small one (1.0: bounded by the session, not the capture)"
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_peak_is_read_from_vm_hwm() {
+        let status = "Name:\tfencescope\nVmPeak:\t  20000 kB\nVmHWM:\t    6144 kB\n";
+        assert_eq!(super::vm_hwm_kb(status), Some(6144));
+        assert_eq!(super::vm_hwm_kb("Name:\tzombie\n"), None);
+    }
 }
